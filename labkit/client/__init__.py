@@ -1,0 +1,1 @@
+"""Notebook-facing objects: :class:`Lab`, its nodes and containers, in docker-py's words."""

@@ -1,0 +1,211 @@
+"""The lab: a Docker host of its own in a sandbox, driven like docker-py's ``DockerClient``."""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from labkit import sandbox
+from labkit.client import registry
+from labkit.client.connection import Connection
+from labkit.client.models import Container, Host, Node, Outside
+from labkit.core.ipam import parse_subnet
+from labkit.core.profiles import get_profile
+from labkit.errors import InvalidArgument, LabClosed, NotFound
+
+
+class ContainerCollection:
+    """``lab.containers``: like docker-py's ``client.containers``."""
+
+    def __init__(self, lab: Lab) -> None:
+        self._lab = lab
+
+    def run(self, name: str, links: dict[str, str] | None = None, **kw: Any) -> Container:
+        """Create and start a container. Similar to ``docker run --name NAME``."""
+        return self._lab.run(name, links=links, **kw)
+
+    def get(self, name: str) -> Container:
+        """A running container by name; raises :class:`labkit.errors.NotFound`."""
+        attrs = self._lab._call("inspect", name)
+        if attrs["kind"] != "container":
+            raise NotFound(f"{name!r} is the lab's {attrs['kind']} node, not a container")
+        return Container(self._lab, attrs)
+
+    def list(self) -> list[Container]:
+        """The running containers, in start order. Similar to ``docker ps``."""
+        return [Container(self._lab, a) for a in self._lab._call("list_containers")]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self.list())
+
+    def __contains__(self, name: object) -> bool:
+        return any(c.name == name for c in self.list())
+
+    def __repr__(self) -> str:
+        return f"<ContainerCollection: {', '.join(c.name for c in self.list()) or 'empty'}>"
+
+
+class Lab:
+    """A Docker host of your own, in a sandbox of its own namespaces.
+
+    ``profile="modern"`` (docker0 at 172.17.0.1/16, the default) or ``"article"``
+    (172.17.42.1/16, as in the article). ``subnet`` overrides the bridge network, e.g.
+    ``"10.99.0.0/30"``; ``seed`` makes ids and veth names repeatable (notebooks use it so
+    their stored outputs stay the same); ``icc=False`` is ``dockerd --icc=false``;
+    ``mode`` is ``"auto"``, ``"rootless"`` or ``"root"``.
+
+    The machine's own network is never touched: everything lives in namespaces owned by
+    the lab's daemon, and the kernel frees them when the lab closes — or when this process
+    dies, however it dies.
+    """
+
+    def __init__(
+        self,
+        profile: str = "modern",
+        subnet: str | None = None,
+        *,
+        seed: int | None = None,
+        icc: bool = True,
+        mode: str = "auto",
+    ) -> None:
+        get_profile(profile)
+        if subnet is not None:
+            parse_subnet(subnet)
+        if seed is not None and not isinstance(seed, int):
+            raise InvalidArgument(f"seed must be an int, not {seed!r}")
+        self._conn: Connection | None = None
+        self._record: Path | None = None
+        t0 = time.perf_counter()
+        self.mode = sandbox.choose_mode(mode)
+        proc = sandbox.spawn_daemon(self.mode)
+        self._conn = Connection(proc)
+        try:
+            self.info: dict[str, Any] = self._conn.call(
+                "start", profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode
+            )
+        except BaseException:
+            self._conn.close()
+            raise
+        self.start_ms = (time.perf_counter() - t0) * 1000
+        self.profile = profile
+        self.host = Host(self, "host")
+        self.outside = Outside(self, "outside")
+        self.containers = ContainerCollection(self)
+        self._lock = threading.Lock()
+        spid = sandbox.sandbox_pid(proc.pid)
+        self.sandbox_pid = spid
+        if spid is not None:
+            self._record = registry.register(
+                {
+                    "owner_pid": os.getpid(),
+                    "sandbox_pid": spid,
+                    "profile": profile,
+                    "subnet": self.info["subnet"],
+                    "mode": self.mode,
+                }
+            )
+
+    # ------------------------------------------------------------------ plumbing
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self._conn is None:
+            raise LabClosed("this lab is closed; start a new one with Lab()")
+        return self._conn.call(method, *args, **kwargs)
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    def close(self) -> None:
+        """Stop the lab: its daemon exits and the kernel frees everything. Idempotent."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        registry.unregister(self._record)
+        self._record = None
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ docker verbs
+    @property
+    def subnet(self) -> str:
+        return str(self.info["subnet"])
+
+    @property
+    def gateway(self) -> str:
+        """docker0's address: the containers' default gateway."""
+        return str(self.info["gateway"])
+
+    def run(
+        self, name: str, links: dict[str, str] | None = None, *, stepwise: bool = False
+    ) -> Container:
+        """Start a container on docker0. Similar to ``docker run --name NAME --link c1:web``.
+
+        ``links`` maps containers to aliases (``{"c1": "web"}``); the alias and names are
+        written to this container's ``/etc/hosts``. ``stepwise=True`` builds the veth pair
+        in Docker's own order (temporary names, move, rename to eth0) and records each step
+        with its ``ip`` command in ``container.steps``.
+        """
+        return Container(self, self._call("run", name, links=links, stepwise=stepwise))
+
+    def rm(self, name: str | Container) -> None:
+        """Remove a container: its veth pair goes, its address is free again. ``docker rm -f``."""
+        if isinstance(name, Container):
+            name = name.name
+        self._call("rm", name)
+
+    def node(self, name: str) -> Node:
+        """``"host"``, ``"outside"`` or a container name → the node."""
+        if name == "host":
+            return self.host
+        if name == "outside":
+            return self.outside
+        return self.containers.get(name)
+
+    def __getitem__(self, name: str) -> Node:
+        return self.node(name)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every namespace of the lab as the kernel has it now (see ``labkit.core.snapshot``)."""
+        return dict(self._call("snapshot"))
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<Lab: closed>"
+        return (
+            f"<Lab: profile={self.profile} docker0={self.gateway}/{self.subnet.split('/')[1]} "
+            f"mode={self.mode} containers={len(self.containers)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        if self.closed:
+            return "<p><b>Lab</b>: closed</p>"
+        rows = "".join(
+            f"<tr><td><code>{html.escape(c.name)}</code></td><td>{html.escape(c.ip)}</td>"
+            f"<td>{html.escape(c.mac)}</td><td>{html.escape(c.veth)}</td></tr>"
+            for c in self.containers.list()
+        )
+        return (
+            f"<p><b>Lab</b> — profile <code>{html.escape(self.profile)}</code>, docker0 "
+            f"<code>{html.escape(self.gateway)}</code> on <code>{html.escape(self.subnet)}</code>, "
+            f"{html.escape(self.mode)} sandbox</p>"
+            "<table><tr><th>container</th><th>eth0 IP</th><th>MAC</th><th>host veth</th></tr>"
+            f"{rows or '<tr><td colspan=4>no containers yet</td></tr>'}</table>"
+        )

@@ -1,0 +1,190 @@
+"""Nodes of a lab — the Docker host, the outside world, containers — in docker-py's words."""
+
+from __future__ import annotations
+
+import html
+import shlex
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from labkit.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from labkit.client.lab import Lab
+
+
+class ExecResult(NamedTuple):
+    """What ``exec_run`` returns, like docker-py's: ``(exit_code, output)``.
+
+    ``output`` is stdout and stderr together, as text. ``exit_code`` is None for
+    ``detach=True``.
+    """
+
+    exit_code: int | None
+    output: str
+
+    def __str__(self) -> str:
+        return self.output
+
+
+def split_command(cmd: str | list[str]) -> list[str]:
+    """A command as an argv list: a string is split like a shell word list (no shell runs)."""
+    if isinstance(cmd, str):
+        argv = shlex.split(cmd)
+    elif isinstance(cmd, (list, tuple)) and all(isinstance(a, str) for a in cmd):
+        argv = list(cmd)
+    else:
+        raise InvalidArgument(f"cmd must be a string or a list of strings, not {cmd!r}")
+    if not argv:
+        raise InvalidArgument("cmd is empty; give a command such as 'ip addr'")
+    return argv
+
+
+class Node:
+    """Something in the lab that runs commands: the host, the outside world, a container."""
+
+    kind = "node"
+
+    def __init__(self, lab: Lab, name: str) -> None:
+        self._lab = lab
+        self.name = name
+
+    def exec_run(
+        self,
+        cmd: str | list[str],
+        *,
+        environment: dict[str, str] | None = None,
+        timeout: float | None = 60,
+        detach: bool = False,
+    ) -> ExecResult:
+        """Run a command inside this node and wait for it. Similar to ``docker exec``.
+
+        ``cmd`` is a string (split like a shell word list; no shell is involved — use
+        ``["sh", "-c", "..."]`` for pipes) or a list. Safe to call from several threads.
+        ``detach=True`` starts it in the background (it ends with the lab).
+        """
+        argv = split_command(cmd)
+        code, output = self._lab._call(
+            "exec_run", self.name, argv, timeout=timeout, environment=environment, detach=detach
+        )
+        return ExecResult(code, output)
+
+    def sysctl(self, key: str, value: str | int | None = None) -> str:
+        """Read a ``net.*`` sysctl of this node, or set it and return the old value."""
+        return str(self._lab._call("sysctl", key, None if value is None else str(value), self.name))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.name}>"
+
+
+class Host(Node):
+    """The Docker host: the daemon's own namespaces, with docker0, veths, uplink eth0, NAT."""
+
+    kind = "host"
+
+    @property
+    def ip(self) -> str:
+        """The uplink's address (what the outside world sees after NAT)."""
+        return str(self._lab.info["uplink_ip"])
+
+    def masquerade(self, on: bool | None = None) -> bool:
+        """Is docker0's MASQUERADE rule in place? ``on=True/False`` adds/deletes it.
+
+        Runs ``iptables -t nat -A/-D POSTROUTING -s SUBNET ! -o docker0 -j MASQUERADE``.
+        """
+        return bool(self._lab._call("masquerade", on))
+
+    def ip_forward(self, on: bool | None = None) -> bool:
+        """Is IPv4 forwarding on? ``on=True/False`` sets ``net.ipv4.ip_forward``."""
+        if on is None:
+            return self.sysctl("net.ipv4.ip_forward") == "1"
+        self.sysctl("net.ipv4.ip_forward", "1" if on else "0")
+        return on
+
+
+class Outside(Node):
+    """The world beyond the host's uplink: the upstream router and servers in 203.0.113.0/24."""
+
+    kind = "outside"
+
+    @property
+    def ip(self) -> str:
+        """A server address out there that containers reach through NAT."""
+        return str(self._lab.info["outside_ip"])
+
+    @property
+    def router_ip(self) -> str:
+        return str(self._lab.info["router_ip"])
+
+
+class Container(Node):
+    """A container on the lab's bridge. Similar to docker-py's ``Container``."""
+
+    kind = "container"
+
+    def __init__(self, lab: Lab, attrs: dict[str, Any]) -> None:
+        super().__init__(lab, attrs["name"])
+        self.attrs = attrs
+
+    @property
+    def id(self) -> str:
+        return str(self.attrs["id"])
+
+    @property
+    def short_id(self) -> str:
+        return str(self.attrs["short_id"])
+
+    @property
+    def hostname(self) -> str:
+        return str(self.attrs["hostname"])
+
+    @property
+    def ip(self) -> str:
+        """eth0's IPv4 address, e.g. ``172.17.0.2``."""
+        return str(self.attrs["ip"])
+
+    @property
+    def mac(self) -> str:
+        """eth0's MAC, ``02:42:`` + the IP's four bytes, e.g. ``02:42:ac:11:00:02``."""
+        return str(self.attrs["mac"])
+
+    @property
+    def veth(self) -> str:
+        """The host-side end of its veth pair, e.g. ``veth1c58b2d``."""
+        return str(self.attrs["veth"])
+
+    @property
+    def gateway(self) -> str:
+        return str(self.attrs["gateway"])
+
+    @property
+    def links(self) -> dict[str, str]:
+        return dict(self.attrs["links"])
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        """With ``lab.run(..., stepwise=True)``: the steps Docker takes, as ``ip`` commands."""
+        return list(self.attrs.get("steps", []))
+
+    def reload(self) -> None:
+        """Read this container's facts again from the daemon."""
+        self.attrs = self._lab._call("inspect", self.name)
+
+    def remove(self) -> None:
+        """Remove the container. Similar to ``docker rm -f``."""
+        self._lab.rm(self.name)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td><code>{html.escape(str(v))}</code></td></tr>"
+            for k, v in (
+                ("name", self.name),
+                ("hostname (short id)", self.hostname),
+                ("eth0 IP", f"{self.ip}/{self.attrs['prefixlen']}"),
+                ("eth0 MAC", self.mac),
+                ("default gateway", self.gateway),
+                ("host-side veth", self.veth),
+                ("links", ", ".join(f"{k}:{v}" for k, v in self.links.items()) or "—"),
+            )
+        )
+        return f"<table><caption>Container {html.escape(self.name)}</caption>{rows}</table>"

@@ -1,0 +1,62 @@
+"""A small record of the labs this user has running, for ``labkit ls`` and ``labkit shell``.
+
+One JSON file per lab in ``$XDG_RUNTIME_DIR/labkit`` (or ``/tmp/labkit-UID``), written
+when a lab starts and removed when it closes. A record whose processes are gone (its owner
+was SIGKILLed) is stale: the kernel already freed that lab, so ``labkit ls`` just drops
+the file. Nothing is ever deleted by pattern.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def registry_dir() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    d = Path(base) / "labkit" if base and os.access(base, os.W_OK) else Path(f"/tmp/labkit-{os.getuid()}")
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return d
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def register(record: dict[str, Any]) -> Path:
+    """Write a lab's record; returns its path (remove it with :func:`unregister`)."""
+    path = registry_dir() / f"{record['owner_pid']}-{record['sandbox_pid']}.json"
+    record = {**record, "started": time.time()}
+    path.write_text(json.dumps(record))
+    return path
+
+
+def unregister(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def running_labs() -> list[dict[str, Any]]:
+    """Records of the labs that are still running, oldest first."""
+    out = []
+    for path in sorted(registry_dir().glob("*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(int(rec["sandbox_pid"])) and _alive(int(rec["owner_pid"])):
+            out.append(rec)
+        else:
+            unregister(path)
+    return sorted(out, key=lambda r: r.get("started", 0))

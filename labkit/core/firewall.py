@@ -1,0 +1,128 @@
+"""The iptables rules Docker 27 installs for its bridge networks, as ``iptables-restore`` text.
+
+Pure text generation, testable without privileges. The daemon feeds the text to the real
+``iptables-restore`` inside the lab's namespace, so ``iptables -t nat -S`` in the lab prints
+what a learner's own Docker host prints. Source: libnetwork's bridge driver
+(``drivers/bridge/setup_ip_tables.go``) and the rule sets of Docker 20.10 – 27.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class BridgeRules:
+    """One bridge network as the firewall sees it."""
+
+    bridge: str
+    subnet: str
+    icc: bool = True
+    masquerade: bool = True
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """``-p host_port:container_port/proto`` for one container."""
+
+    bridge: str
+    container_ip: str
+    container_port: int
+    host_port: int
+    proto: str = "tcp"
+
+
+@dataclass
+class Ruleset:
+    """Docker's rules for a set of bridges and published ports."""
+
+    bridges: list[BridgeRules]
+    ports: list[PublishedPort] = field(default_factory=list)
+    userland_proxy: bool = True
+
+    def nat_rules(self) -> list[str]:
+        """The nat table's rules, in the order ``iptables -t nat -S`` shows them."""
+        out = ["-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER"]
+        if self.userland_proxy:
+            out.append("-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER")
+        else:
+            out.append("-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER")
+        for b in self.bridges:
+            if b.masquerade:
+                out.append(f"-A POSTROUTING -s {b.subnet} ! -o {b.bridge} -j MASQUERADE")
+        for p in self.ports:
+            out.append(
+                f"-A POSTROUTING -s {p.container_ip}/32 -d {p.container_ip}/32 -p {p.proto} "
+                f"-m {p.proto} --dport {p.container_port} -j MASQUERADE"
+            )
+        if not self.userland_proxy:
+            for b in self.bridges:
+                out.append(f"-A POSTROUTING -m addrtype --src-type LOCAL -o {b.bridge} -j MASQUERADE")
+        for b in self.bridges:
+            out.append(f"-A DOCKER -i {b.bridge} -j RETURN")
+        for p in self.ports:
+            out.append(
+                f"-A DOCKER ! -i {p.bridge} -p {p.proto} -m {p.proto} --dport {p.host_port} "
+                f"-j DNAT --to-destination {p.container_ip}:{p.container_port}"
+            )
+        return out
+
+    def filter_rules(self) -> list[str]:
+        """The filter table's rules, in the order ``iptables -S`` shows them."""
+        out = ["-A FORWARD -j DOCKER-USER", "-A FORWARD -j DOCKER-ISOLATION-STAGE-1"]
+        for b in self.bridges:
+            br = b.bridge
+            out += [
+                f"-A FORWARD -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                f"-A FORWARD -o {br} -j DOCKER",
+                f"-A FORWARD -i {br} ! -o {br} -j ACCEPT",
+                f"-A FORWARD -i {br} -o {br} -j {'ACCEPT' if b.icc else 'DROP'}",
+            ]
+        for p in self.ports:
+            out.append(
+                f"-A DOCKER -d {p.container_ip}/32 ! -i {p.bridge} -o {p.bridge} -p {p.proto} "
+                f"-m {p.proto} --dport {p.container_port} -j ACCEPT"
+            )
+        for b in self.bridges:
+            out.append(
+                f"-A DOCKER-ISOLATION-STAGE-1 -i {b.bridge} ! -o {b.bridge} "
+                "-j DOCKER-ISOLATION-STAGE-2"
+            )
+        out.append("-A DOCKER-ISOLATION-STAGE-1 -j RETURN")
+        for b in self.bridges:
+            out.append(f"-A DOCKER-ISOLATION-STAGE-2 -o {b.bridge} -j DROP")
+        out.append("-A DOCKER-ISOLATION-STAGE-2 -j RETURN")
+        out.append("-A DOCKER-USER -j RETURN")
+        return out
+
+    def restore_text(self) -> str:
+        """Input for ``iptables-restore``: both tables, chains declared, FORWARD policy DROP.
+
+        Docker sets the FORWARD policy to DROP when it turns ``ip_forward`` on itself.
+        """
+        lines = [
+            "*nat",
+            ":PREROUTING ACCEPT [0:0]",
+            ":INPUT ACCEPT [0:0]",
+            ":OUTPUT ACCEPT [0:0]",
+            ":POSTROUTING ACCEPT [0:0]",
+            ":DOCKER - [0:0]",
+            *self.nat_rules(),
+            "COMMIT",
+            "*filter",
+            ":INPUT ACCEPT [0:0]",
+            ":FORWARD DROP [0:0]",
+            ":OUTPUT ACCEPT [0:0]",
+            ":DOCKER - [0:0]",
+            ":DOCKER-ISOLATION-STAGE-1 - [0:0]",
+            ":DOCKER-ISOLATION-STAGE-2 - [0:0]",
+            ":DOCKER-USER - [0:0]",
+            *self.filter_rules(),
+            "COMMIT",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def masquerade_rule(bridge: str, subnet: str) -> list[str]:
+    """The arguments of the MASQUERADE rule of one bridge (for ``iptables -t nat -A/-D``)."""
+    return ["POSTROUTING", "-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]

@@ -1,0 +1,107 @@
+"""Address management as Docker's default IPAM does it for one bridge network.
+
+The gateway sits on the bridge; containers get the first free address counting from the
+subnet's second host address (172.17.0.2, even in the article's era when the gateway was
+172.17.42.1), never the gateway's; addresses come back on removal and are reused. That is
+why a container's address depends on start order ("IP は不定").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from labkit.errors import InvalidSubnet, SubnetExhausted
+
+#: Docker's default pools for user-defined networks, in order (``ipamutils/utils.go``):
+#: 172.17-19/16, then 172.20/14, 172.24/14, 172.28/14 split into /16s, then
+#: 192.168.0.0/16 split into /20s.
+def default_pools() -> list[ipaddress.IPv4Network]:
+    pools = [ipaddress.IPv4Network(f"172.{n}.0.0/16") for n in (17, 18, 19)]
+    for big in ("172.20.0.0/14", "172.24.0.0/14", "172.28.0.0/14"):
+        pools.extend(ipaddress.IPv4Network(big).subnets(new_prefix=16))
+    pools.extend(ipaddress.IPv4Network("192.168.0.0/16").subnets(new_prefix=20))
+    return pools
+
+
+def parse_subnet(subnet: object) -> ipaddress.IPv4Network:
+    """Parse and check a bridge subnet; raise :class:`InvalidSubnet` with the fix."""
+    if isinstance(subnet, ipaddress.IPv4Network):
+        net = subnet
+    else:
+        if not isinstance(subnet, str):
+            raise InvalidSubnet(f"subnet must be a string like '10.99.0.0/24', not {subnet!r}")
+        try:
+            net = ipaddress.IPv4Network(subnet, strict=True)
+        except ipaddress.AddressValueError as exc:
+            raise InvalidSubnet(f"subnet {subnet!r} is not an IPv4 network: {exc}") from None
+        except ValueError as exc:
+            raise InvalidSubnet(
+                f"subnet {subnet!r} is not a network address ({exc}); "
+                "write it with its host bits zero, e.g. '10.99.0.0/24'"
+            ) from None
+    if net.prefixlen > 30:
+        raise InvalidSubnet(
+            f"subnet {net} is too small: a bridge needs a gateway and at least one container "
+            "address, so use /30 or larger"
+        )
+    if net.is_loopback or net.is_multicast or net.is_link_local or net.is_unspecified:
+        raise InvalidSubnet(f"subnet {net} is a special-purpose range; use a private one")
+    return net
+
+
+class IPAM:
+    """The address pool of one bridge network.
+
+    >>> pool = IPAM("172.17.0.0/16", gateway="172.17.42.1")
+    >>> pool.allocate(), pool.allocate()
+    ('172.17.0.2', '172.17.0.3')
+    """
+
+    def __init__(self, subnet: str, gateway: str | None = None) -> None:
+        self.subnet = parse_subnet(subnet)
+        hosts_first = self.subnet.network_address + 1
+        if gateway is None:
+            gw = hosts_first
+        else:
+            try:
+                gw = ipaddress.IPv4Address(gateway)
+            except ValueError:
+                raise InvalidSubnet(f"gateway {gateway!r} is not an IPv4 address") from None
+            if gw not in self.subnet or gw in (
+                self.subnet.network_address,
+                self.subnet.broadcast_address,
+            ):
+                raise InvalidSubnet(f"gateway {gw} is not a host address of {self.subnet}")
+        self.gateway = gw
+        self._first = int(hosts_first) + 1  # the subnet's second host address
+        self._last = int(self.subnet.broadcast_address) - 1
+        self._used: set[int] = set()
+
+    @property
+    def prefixlen(self) -> int:
+        return self.subnet.prefixlen
+
+    @property
+    def in_use(self) -> list[str]:
+        """Addresses handed out, in order."""
+        return [str(ipaddress.IPv4Address(i)) for i in sorted(self._used)]
+
+    def allocate(self) -> str:
+        """The first free address; raise :class:`SubnetExhausted` naming the subnet."""
+        gw = int(self.gateway)
+        first_host = int(self.subnet.network_address) + 1
+        # Docker starts at the second host address; the first one is handed out last, and
+        # only when the gateway sits elsewhere (as in the article's 172.17.42.1 era).
+        for i in [*range(self._first, self._last + 1), first_host]:
+            if i != gw and i not in self._used:
+                self._used.add(i)
+                return str(ipaddress.IPv4Address(i))
+        raise SubnetExhausted(
+            f"subnet {self.subnet} has no free address left ({len(self._used)} containers and "
+            f"the gateway {self.gateway} use them all); remove a container or create the lab "
+            "with a larger subnet"
+        )
+
+    def release(self, ip: str) -> None:
+        """Give an address back to the pool (harmless when it was not in use)."""
+        self._used.discard(int(ipaddress.IPv4Address(ip)))

@@ -1,0 +1,52 @@
+"""Entry point of the lab daemon: ``python -m labkit.daemon`` inside the sandbox.
+
+Started by :mod:`labkit.sandbox` as pid 1 of a new pid namespace. Pid 1 forks the real
+daemon and stays behind as the reaper of orphans; when the daemon exits, pid 1 exits and
+the kernel ends every process of the lab and frees every namespace with it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _reaper(child: int) -> None:
+    os.close(0)
+    os.close(1)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def main() -> None:
+    if os.getpid() == 1:
+        child = os.fork()
+        if child:
+            _reaper(child)
+    # the protocol gets private copies of stdin/stdout; fd 1 then points at stderr, so a
+    # stray print() from any library can never corrupt a frame
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    from labkit.daemon import nsutil
+
+    nsutil.mount("tmpfs", "/run", "tmpfs", 0)
+    nsutil.mount("sysfs", "/sys", "sysfs", 0)
+    os.makedirs("/run/netns", exist_ok=True)
+
+    from labkit.daemon.server import serve
+
+    serve(proto_in, proto_out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,405 @@
+"""The probe agent: scapy running *inside* one network namespace, driven over a pipe.
+
+The lab daemon starts one agent per namespace it wants to probe, already inside it::
+
+    nsenter -t PID -n -m -u -- python -m labkit.packets.agent
+    ip netns exec NAME python -m labkit.packets.agent          # the same, for a named netns
+
+scapy is imported only here, after the process entered the namespace, so its route and
+interface caches describe that namespace (a packet's source address is chosen by the
+container's routes, not the notebook's).
+
+Protocol (stdin → agent, agent → stdout): frames of a 4-byte big-endian length followed by
+a pickle of a dict. Requests are ``{"id": int, "op": str, **args}``; replies are
+``{"id": int, "ok": True, "value": ...}`` or ``{"id": int, "ok": False, "error": str}``.
+Values are plain data only (bytes, float, int, str, list, dict, None), so the daemon never
+needs scapy to read them. Every request runs in its own thread (an ``sr1`` can be waiting
+while a ``sniff_stop`` arrives); replies are written under one lock. The agent exits when
+stdin reaches end of file (its daemon closed the pipe or died).
+
+Ops (keyword arguments):
+
+* ``ready()`` → ``{"pid", "import_ms", "ifaces", "scapy"}``; sent first by the client.
+* ``sniff_start(iface, promisc=True, bpf=None, match=None, limit=100000)`` → sniff id (int),
+  returned only once the capture socket is open (scapy's ``started_callback``). ``iface``
+  may be a name or a list of names. ``bpf`` needs tcpdump, which a sandbox usually lacks;
+  ``match`` is a Python-side filter: ``{"proto": "icmp"|"udp"|"tcp"|"arp", "host": ip,
+  "port": int}`` (all given keys must hold).
+* ``sniff_count(sid)`` → packets captured so far.
+* ``sniff_stop(sid)`` → ``[(raw_bytes, time_float, linktype), ...]``.
+* ``send(spec, iface=None)`` → summary string of the built packet(s); layer 2 (``sendp``)
+  when the first layer is Ether, else layer 3 (``send``).
+* ``sr1(spec, timeout=2.0, iface=None)`` → ``{"sent", "sent_linktype", "sent_summary",
+  "reply", "reply_linktype", "reply_summary", "rtt_ms"}``; ``reply`` and friends are None
+  when nothing answered within ``timeout``.
+* ``ping(dst, count=1, timeout=2.0, interval=0.0, size=32)`` → one dict per echo:
+  ``{"seq", "rtt_ms", "reply_from", "ttl"}`` (``rtt_ms`` None when lost).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+import threading
+import time
+from typing import IO, Any, Callable
+
+__all__ = ["read_frame", "write_frame", "main", "MAX_FRAME"]
+
+#: Largest frame either side accepts (a long capture can be big, but not unbounded).
+MAX_FRAME = 1 << 30
+
+_HEADER = struct.Struct(">I")
+
+
+def write_frame(stream: IO[bytes], obj: Any) -> None:
+    """Write one frame: 4-byte big-endian length + pickle of ``obj``. Caller holds any lock."""
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(data) > MAX_FRAME:
+        raise ValueError(f"frame of {len(data)} bytes is larger than {MAX_FRAME}")
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read_exact(stream: IO[bytes], n: int) -> bytes | None:
+    chunks = []
+    while n:
+        chunk = stream.read(n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream: IO[bytes]) -> Any | None:
+    """Read one frame; None at end of file (also when it stops in the middle of a frame)."""
+    header = _read_exact(stream, _HEADER.size)
+    if header is None:
+        return None
+    (length,) = _HEADER.unpack(header)
+    if length > MAX_FRAME:
+        raise ValueError(f"frame of {length} bytes is larger than {MAX_FRAME}")
+    data = _read_exact(stream, length)
+    if data is None:
+        return None
+    return pickle.loads(data)
+
+
+def _to_float(t: Any) -> float:
+    return float(t) if t is not None else 0.0
+
+
+def _matcher(match: dict[str, Any]) -> Callable[[Any], bool]:
+    """A Python-side capture filter (BPF needs tcpdump, absent in the sandbox)."""
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.l2 import ARP
+
+    unknown = set(match) - {"proto", "host", "port"}
+    if unknown:
+        raise ValueError(f"unknown match keys {sorted(unknown)}; use proto, host, port")
+    proto = match.get("proto")
+    layers = {"icmp": ICMP, "udp": UDP, "tcp": TCP, "arp": ARP, "ip": IP}
+    if proto is not None and proto not in layers:
+        raise ValueError(f"match proto {proto!r}: use one of {sorted(layers)}")
+    host = match.get("host")
+    port = match.get("port")
+
+    def keep(pkt: Any) -> bool:
+        if proto is not None and not pkt.haslayer(layers[proto]):
+            return False
+        if host is not None:
+            if IP in pkt:
+                if host not in (pkt[IP].src, pkt[IP].dst):
+                    return False
+            elif ARP in pkt:
+                if host not in (pkt[ARP].psrc, pkt[ARP].pdst):
+                    return False
+            else:
+                return False
+        if port is not None:
+            l4 = pkt.getlayer(TCP) or pkt.getlayer(UDP)
+            if l4 is None or port not in (l4.sport, l4.dport):
+                return False
+        return True
+
+    return keep
+
+
+class Agent:
+    """Serves requests; one instance per agent process. Needs scapy importable."""
+
+    def __init__(self, out: IO[bytes], import_ms: float) -> None:
+        self._out = out
+        self._out_lock = threading.Lock()
+        self._import_ms = import_ms
+        self._sniffers: dict[int, Any] = {}
+        self._sniff_lock = threading.Lock()
+        self._next_sid = 1
+        self._ping_ident = os.getpid() & 0xFFFF
+
+    # --- plumbing -----------------------------------------------------------------------
+    def reply(self, msg: dict[str, Any]) -> None:
+        """Write one reply frame (thread-safe); a dead reader is ignored."""
+        with self._out_lock:
+            try:
+                write_frame(self._out, msg)
+            except (BrokenPipeError, OSError):
+                pass
+
+    def handle(self, request: dict[str, Any]) -> None:
+        """Run one request and write its reply. Never raises."""
+        rid = request.get("id")
+        try:
+            args = dict(request)
+            args.pop("id", None)
+            op = args.pop("op", None)
+            method = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
+            if method is None:
+                raise ValueError(f"unknown op {op!r}")
+            value = method(**args)
+            msg = {"id": rid, "ok": True, "value": value}
+            pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)  # fail here, not mid-write
+        except Exception as exc:  # noqa: BLE001 - every error goes back to the caller
+            text = str(exc) or type(exc).__name__
+            msg = {"id": rid, "ok": False, "error": f"{type(exc).__name__}: {text}"}
+        self.reply(msg)
+
+    def shutdown(self) -> None:
+        """Stop the sniffers (best effort), at end of input."""
+        with self._sniff_lock:
+            sniffers = list(self._sniffers.values())
+            self._sniffers.clear()
+        for sn in sniffers:
+            try:
+                sn.stop(join=False)
+            except Exception:  # noqa: BLE001, S110
+                pass
+
+    # --- helpers ------------------------------------------------------------------------
+    @staticmethod
+    def _linktype(pkt: Any) -> int:
+        from scapy.config import conf
+
+        return int(conf.l2types.layer2num.get(type(pkt), 1))
+
+    @staticmethod
+    def _freeze(spec: Any, limit: int = 4096) -> list[Any]:
+        """Rebuild ``spec`` here and build it once: defaults are filled in this namespace."""
+        from labkit.packets.wire import rebuild
+
+        pkt = rebuild(spec)
+        frozen = []
+        for one in pkt:  # a packet with a list/Net field stands for several packets
+            frozen.append(type(one)(bytes(one)))
+            if len(frozen) > limit:
+                raise ValueError(f"the packet expands to more than {limit} packets")
+        return frozen
+
+    @staticmethod
+    def _is_l2(pkt: Any) -> bool:
+        from scapy.layers.l2 import CookedLinux, Dot3, Ether
+
+        return isinstance(pkt, (Ether, Dot3, CookedLinux))
+
+    # --- ops ----------------------------------------------------------------------------
+    def op_ready(self) -> dict[str, Any]:
+        """Answer once scapy is imported."""
+        import socket
+
+        import scapy
+
+        return {
+            "pid": os.getpid(),
+            "import_ms": self._import_ms,
+            "ifaces": [name for _, name in socket.if_nameindex()],
+            "scapy": scapy.VERSION,
+        }
+
+    def op_sniff_start(
+        self,
+        iface: str | list[str],
+        promisc: bool = True,
+        bpf: str | None = None,
+        match: dict[str, Any] | None = None,
+        limit: int = 100_000,
+        start_timeout: float = 10.0,
+    ) -> int:
+        """Open a capture socket on ``iface``; return its id once it is open."""
+        from scapy.sendrecv import AsyncSniffer
+
+        started = threading.Event()
+        kwargs: dict[str, Any] = {
+            "iface": iface,
+            "promisc": promisc,
+            "store": True,
+            "started_callback": started.set,
+        }
+        if limit:
+            kwargs["count"] = limit
+        if bpf:
+            kwargs["filter"] = bpf
+        if match:
+            kwargs["lfilter"] = _matcher(match)
+        sniffer = AsyncSniffer(**kwargs)
+        sniffer.start()
+        deadline = time.monotonic() + start_timeout
+        while not started.wait(0.02):
+            thread = sniffer.thread
+            if thread is not None and not thread.is_alive():
+                exc = sniffer.exception
+                hint = ""
+                if bpf:
+                    hint = (
+                        " (a BPF filter needs tcpdump, which the sandbox lacks; capture "
+                        "everything, or use match={...})"
+                    )
+                raise RuntimeError(f"capture on {iface!r} failed: {exc}{hint}")
+            if time.monotonic() > deadline:
+                sniffer.stop(join=False)
+                raise TimeoutError(f"capture on {iface!r} did not start in {start_timeout}s")
+        with self._sniff_lock:
+            sid = self._next_sid
+            self._next_sid += 1
+            self._sniffers[sid] = sniffer
+        return sid
+
+    def _sniffer(self, sid: int, pop: bool = False) -> Any:
+        with self._sniff_lock:
+            sniffer = self._sniffers.pop(sid, None) if pop else self._sniffers.get(sid)
+        if sniffer is None:
+            raise KeyError(f"no capture with id {sid}")
+        return sniffer
+
+    def op_sniff_count(self, sid: int) -> int:
+        """How many packets the capture kept so far."""
+        return int(getattr(self._sniffer(sid), "count", 0))
+
+    def op_sniff_stop(self, sid: int) -> list[tuple[bytes, float, int]]:
+        """Stop the capture; return its frames as ``(raw, time, linktype)``."""
+        sniffer = self._sniffer(sid, pop=True)
+        if sniffer.running:
+            results = sniffer.stop()
+        else:  # reached its packet limit, or failed
+            sniffer.join()
+            results = sniffer.results
+        return [(bytes(p), _to_float(p.time), self._linktype(p)) for p in (results or [])]
+
+    def op_send(self, spec: Any, iface: str | None = None) -> str:
+        """Send once (layer 2 if the first layer is Ether, else layer 3); a summary back."""
+        from scapy.sendrecv import send, sendp
+
+        pkts = self._freeze(spec)
+        if self._is_l2(pkts[0]):
+            sendp(pkts, iface=iface, verbose=0)
+        else:
+            send(pkts, iface=iface, verbose=0)
+        if len(pkts) == 1:
+            return pkts[0].summary()
+        return f"{len(pkts)} packets, first: {pkts[0].summary()}"
+
+    def op_sr1(self, spec: Any, timeout: float = 2.0, iface: str | None = None) -> dict[str, Any]:
+        """Send one packet and wait for its answer."""
+        from scapy.sendrecv import sr, srp
+
+        pkts = self._freeze(spec)
+        if len(pkts) != 1:
+            raise ValueError(f"sr1 sends one packet; this one expands to {len(pkts)}")
+        pkt = pkts[0]
+        fn = srp if self._is_l2(pkt) else sr
+        ans, _unans = fn(pkt, timeout=timeout, iface=iface, verbose=0)
+        out: dict[str, Any] = {
+            "sent": bytes(pkt),
+            "sent_linktype": self._linktype(pkt),
+            "sent_summary": pkt.summary(),
+            "reply": None,
+            "reply_linktype": None,
+            "reply_summary": None,
+            "rtt_ms": None,
+        }
+        if ans:
+            query, answer = ans[0]
+            out["reply"] = bytes(answer)
+            out["reply_linktype"] = self._linktype(answer)
+            out["reply_summary"] = answer.summary()
+            sent_time = getattr(query, "sent_time", None)
+            if sent_time is not None:
+                out["rtt_ms"] = (float(answer.time) - float(sent_time)) * 1000.0
+        return out
+
+    def op_ping(
+        self,
+        dst: str,
+        count: int = 1,
+        timeout: float = 2.0,
+        interval: float = 0.0,
+        size: int = 32,
+    ) -> list[dict[str, Any]]:
+        """ICMP echo, ``count`` times, with scapy's ``sr`` (one at a time)."""
+        import random
+
+        from scapy.layers.inet import ICMP, IP
+        from scapy.sendrecv import sr
+
+        with self._sniff_lock:  # distinct ids for concurrent pings of one agent
+            ident = self._ping_ident
+            self._ping_ident = (self._ping_ident + 1) & 0xFFFF
+        results = []
+        for seq in range(count):
+            if seq and interval:
+                time.sleep(interval)
+            head = b"labkit %d %d " % (ident, seq)
+            payload = (head + b"." * max(0, size - len(head)))[: max(size, len(head))]
+            pkt = (
+                IP(dst=dst, id=random.getrandbits(16))
+                / ICMP(type=8, id=ident, seq=seq)
+                / payload
+            )
+            ans, _unans = sr(pkt, timeout=timeout, verbose=0)
+            entry: dict[str, Any] = {"seq": seq, "rtt_ms": None, "reply_from": None, "ttl": None}
+            if ans:
+                query, answer = ans[0]
+                entry["rtt_ms"] = (float(answer.time) - float(query.sent_time)) * 1000.0
+                entry["reply_from"] = answer[IP].src
+                entry["ttl"] = int(answer[IP].ttl)
+            results.append(entry)
+        return results
+
+
+def main() -> None:
+    """Run the agent on stdin/stdout until stdin reaches end of file."""
+    # Keep the protocol stream private: anything printed (scapy, C libraries) goes to stderr.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    inp = sys.stdin.buffer
+
+    t0 = time.perf_counter()
+    from scapy.config import conf
+
+    import scapy.all  # noqa: F401 - loads every layer, so specs and sniffers can decode them
+
+    conf.verb = 0
+    import_ms = (time.perf_counter() - t0) * 1000.0
+
+    agent = Agent(out, import_ms)
+    while True:
+        try:
+            request = read_frame(inp)
+        except Exception as exc:  # noqa: BLE001 - a broken stream ends the agent
+            print(f"labkit agent: bad frame: {exc}", file=sys.stderr)
+            break
+        if request is None:
+            break
+        if not isinstance(request, dict):
+            print(f"labkit agent: ignored a non-dict request {request!r}", file=sys.stderr)
+            continue
+        threading.Thread(target=agent.handle, args=(request,), daemon=True).start()
+    agent.shutdown()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
