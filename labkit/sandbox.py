@@ -65,7 +65,7 @@ def check_tools(tools: dict[str, str] = TOOLS) -> None:
             raise MissingTool(tool, package)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mode_works(mode: str) -> tuple[bool, str]:
     """Can this process start a sandbox in ``mode``? Returns (ok, what the kernel said)."""
     if mode == "root" and os.geteuid() != 0:
@@ -103,9 +103,7 @@ def spawn_daemon(mode: str) -> subprocess.Popen[bytes]:
     argv = [unshare, *MODES[mode][1:], sys.executable, "-m", "labkit.daemon"]
     env = dict(os.environ)
     pkg_parent = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p)
     env["PATH"] = env.get("PATH", "") + ":" + SBIN_PATH
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.Popen(

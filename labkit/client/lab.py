@@ -13,6 +13,7 @@ from labkit import sandbox
 from labkit.client import registry
 from labkit.client.connection import Connection
 from labkit.client.models import Container, Host, Node, Outside
+from labkit.client.snapshot import Snapshot
 from labkit.core.ipam import parse_subnet
 from labkit.core.profiles import get_profile
 from labkit.errors import InvalidArgument, LabClosed, NotFound
@@ -181,9 +182,17 @@ class Lab:
     def __getitem__(self, name: str) -> Node:
         return self.node(name)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
         """Every namespace of the lab as the kernel has it now (see ``labkit.core.snapshot``)."""
-        return dict(self._call("snapshot"))
+        return Snapshot(self._call("snapshot"))
+
+    def diagram(self, flow: Any = None, *, title: str | None = None) -> Any:
+        """A picture of the lab drawn from a fresh kernel snapshot (a ``graphviz.Digraph``).
+
+        ``flow`` is a capture (``lab.capture(...)``) or a list of hops: the packet's path is
+        drawn hop by hop with the addresses it carried at each one (before/after NAT).
+        """
+        return self.snapshot().diagram(flow=flow, title=title)
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:

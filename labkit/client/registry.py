@@ -18,7 +18,11 @@ from typing import Any
 
 def registry_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR")
-    d = Path(base) / "labkit" if base and os.access(base, os.W_OK) else Path(f"/tmp/labkit-{os.getuid()}")
+    d = (
+        Path(base) / "labkit"
+        if base and os.access(base, os.W_OK)
+        else Path(f"/tmp/labkit-{os.getuid()}")
+    )
     d.mkdir(mode=0o700, parents=True, exist_ok=True)
     return d
 

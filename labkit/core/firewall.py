@@ -57,7 +57,9 @@ class Ruleset:
             )
         if not self.userland_proxy:
             for b in self.bridges:
-                out.append(f"-A POSTROUTING -m addrtype --src-type LOCAL -o {b.bridge} -j MASQUERADE")
+                out.append(
+                    f"-A POSTROUTING -m addrtype --src-type LOCAL -o {b.bridge} -j MASQUERADE"
+                )
         for b in self.bridges:
             out.append(f"-A DOCKER -i {b.bridge} -j RETURN")
         for p in self.ports:

@@ -12,6 +12,7 @@ import ipaddress
 
 from labkit.errors import InvalidSubnet, SubnetExhausted
 
+
 #: Docker's default pools for user-defined networks, in order (``ipamutils/utils.go``):
 #: 172.17-19/16, then 172.20/14, 172.24/14, 172.28/14 split into /16s, then
 #: 192.168.0.0/16 split into /20s.

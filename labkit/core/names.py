@@ -14,7 +14,7 @@ import re
 from labkit.errors import InvalidName
 
 #: Docker's rule for container names (``daemon/names``: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``).
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 #: Names of the lab's own nodes; a container may not take them.
 RESERVED = frozenset({"host", "outside"})
@@ -35,7 +35,7 @@ def validate_name(name: object, what: str = "container") -> str:
     """
     if not isinstance(name, str):
         raise InvalidName(f"{what} name must be a string, not {type(name).__name__}")
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise InvalidName(
             f"invalid {what} name {name!r}: Docker allows only [a-zA-Z0-9][a-zA-Z0-9_.-]+ "
             "(at least two characters, starting with a letter or digit), e.g. 'web1'"

@@ -199,6 +199,7 @@ class DockerHost:
         self.nodes["host"] = NodeRecord("host", "host", host, "docker-host", None)
         files = self._write_files("outside", "outside", ip=p.world_ip, links=[])
         pid = holder.spawn_holder(outside.fd, "outside", self._binds(files))
+        self._write_pid(files, pid)
         self.nodes["outside"] = NodeRecord("outside", "outside", outside, "outside", pid, files)
         self.timings["start_ms"] = (time.perf_counter() - t0) * 1000
         return self.info()
@@ -218,6 +219,12 @@ class DockerHost:
         return d
 
     @staticmethod
+    def _write_pid(files: str, pid: int) -> None:
+        """The holder's PID (in the lab's pid namespace), for ``labkit shell NODE``."""
+        with open(os.path.join(files, "pid"), "w") as f:
+            f.write(f"{pid}\n")
+
+    @staticmethod
     def _binds(files: str) -> dict[str, str]:
         return {
             os.path.join(files, "hosts"): "/etc/hosts",
@@ -228,7 +235,9 @@ class DockerHost:
     def _write_sysctl(self, key: str, value: str, node: str = "host") -> str:
         path = "/proc/sys/" + key.replace(".", "/")
         ns = self.nodes[node].netns if node in self.nodes else None
-        ctx = netlink.inside(ns, self.home_fd) if ns and node != "host" else contextlib.nullcontext()
+        ctx = (
+            netlink.inside(ns, self.home_fd) if ns and node != "host" else contextlib.nullcontext()
+        )
         with ctx:
             try:
                 with open(path) as f:
@@ -275,7 +284,9 @@ class DockerHost:
             return self.nodes[name]
         except KeyError:
             known = ", ".join(sorted(self.nodes)) or "none"
-            raise NotFound(f"no node or container named {name!r} in this lab (known: {known})") from None
+            raise NotFound(
+                f"no node or container named {name!r} in this lab (known: {known})"
+            ) from None
 
     def container(self, name: str) -> NodeRecord:
         rec = self.node(name)
@@ -364,7 +375,13 @@ class DockerHost:
         t = time.perf_counter()
         c.addr("add", index=eth0, address=ip, prefixlen=self.ipam.prefixlen)
         c.link("set", index=eth0, state="up")
-        self._step(steps, stepwise, f"ip -n {name} addr add {ip}/{self.ipam.prefixlen} dev eth0 && ip -n {name} link set eth0 up", t)
+        self._step(
+            steps,
+            stepwise,
+            f"ip -n {name} addr add {ip}/{self.ipam.prefixlen} dev eth0"
+            f" && ip -n {name} link set eth0 up",
+            t,
+        )
         t = time.perf_counter()
         c.route("add", dst="0.0.0.0/0", gateway=self.gateway)
         self._step(steps, stepwise, f"ip -n {name} route add default via {self.gateway}", t)
@@ -372,6 +389,7 @@ class DockerHost:
         undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
         t = time.perf_counter()
         pid = holder.spawn_holder(ns.fd, hostname, self._binds(files))
+        self._write_pid(files, pid)
         self._step(steps, stepwise, f"unshare --uts --mount: hostname {hostname}, /etc/hosts", t)
         rec = NodeRecord(
             name=name,

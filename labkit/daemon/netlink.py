@@ -47,7 +47,12 @@ class Netns:
 
 def own_netns(name: str) -> Netns:
     """The calling thread's current network namespace (the daemon's: the Docker host)."""
-    return Netns(name, f"/proc/{os.getpid()}/ns/net", IPRoute(), os.open("/proc/thread-self/ns/net", os.O_RDONLY))
+    return Netns(
+        name,
+        f"/proc/{os.getpid()}/ns/net",
+        IPRoute(),
+        os.open("/proc/thread-self/ns/net", os.O_RDONLY),
+    )
 
 
 def create_netns(name: str, home_fd: int) -> Netns:

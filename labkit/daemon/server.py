@@ -87,14 +87,21 @@ class Daemon:
         try:
             if detach:
                 proc = subprocess.Popen(
-                    full, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, env=env,
+                    full,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=env,
                 )
                 self.procs.append(proc)
                 return None, ""
             done = subprocess.run(
-                full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, env=env, timeout=timeout,
+                full,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                timeout=timeout,
             )
         except FileNotFoundError:
             return 127, f"labkit: {full[0]}: command not found in the lab\n"

@@ -44,7 +44,8 @@ import struct
 import sys
 import threading
 import time
-from typing import IO, Any, Callable
+from collections.abc import Callable
+from typing import IO, Any
 
 __all__ = ["read_frame", "write_frame", "main", "MAX_FRAME"]
 
@@ -88,6 +89,20 @@ def read_frame(stream: IO[bytes]) -> Any | None:
     return pickle.loads(data)
 
 
+def net_fingerprint() -> tuple[Any, ...]:
+    """A cheap summary of this namespace's interfaces, addresses and routes."""
+    import socket
+
+    parts = []
+    for name in ("route", "fib_trie", "ipv6_route", "if_inet6"):
+        try:
+            with open(f"/proc/self/net/{name}", "rb") as f:
+                parts.append(f.read())
+        except OSError:
+            parts.append(b"")
+    return (tuple(socket.if_nameindex()), tuple(parts))
+
+
 def _to_float(t: Any) -> float:
     return float(t) if t is not None else 0.0
 
@@ -128,24 +143,84 @@ def _matcher(match: dict[str, Any]) -> Callable[[Any], bool]:
     return keep
 
 
+class _Capture:
+    """One running capture: scapy's sniffer thread plus the sockets we opened for it."""
+
+    def __init__(
+        self, sniffer: Any, socks: dict[Any, str], lfilter: Callable[[Any], bool] | None, limit: int
+    ) -> None:
+        self.sniffer = sniffer
+        self.socks = socks
+        self.lfilter = lfilter
+        self.limit = limit
+
+    def stop(self) -> list[Any]:
+        """Stop the thread, then read what is still queued in the sockets, then close them."""
+        import select
+
+        try:
+            if self.sniffer.running:
+                packets = list(self.sniffer.stop() or [])
+            else:  # reached its limit, or failed
+                self.sniffer.join()
+                packets = list(self.sniffer.results or [])
+            for sock, name in self.socks.items():
+                while not self.limit or len(packets) < self.limit:
+                    readable, _, _ = select.select([sock], [], [], 0)
+                    if not readable:
+                        break
+                    pkt = sock.recv()
+                    if pkt is None or (self.lfilter is not None and not self.lfilter(pkt)):
+                        continue
+                    pkt.sniffed_on = name
+                    packets.append(pkt)
+        finally:
+            for sock in self.socks:
+                sock.close()
+        packets.sort(key=lambda p: float(p.time))
+        return packets
+
+    def close(self) -> None:
+        """Stop without reading (agent shutdown)."""
+        try:
+            if self.sniffer.running:
+                self.sniffer.stop(join=False)
+        finally:
+            for sock in self.socks:
+                sock.close()
+
+
 class Agent:
     """Serves requests; one instance per agent process. Needs scapy importable."""
 
-    def __init__(self, out: IO[bytes], import_ms: float) -> None:
+    def __init__(
+        self, out: IO[bytes], import_ms: float, fingerprint: tuple[Any, ...] | None = None
+    ) -> None:
         self._out = out
         self._out_lock = threading.Lock()
         self._import_ms = import_ms
-        self._sniffers: dict[int, Any] = {}
+        self._sniffers: dict[int, _Capture] = {}
         self._sniff_lock = threading.Lock()
         self._next_sid = 1
         self._ping_ident = os.getpid() & 0xFFFF
+        self._refresh_lock = threading.Lock()
+        self._fingerprint = fingerprint  # of the namespace scapy saw at import
 
     # --- plumbing -----------------------------------------------------------------------
     def reply(self, msg: dict[str, Any]) -> None:
-        """Write one reply frame (thread-safe); a dead reader is ignored."""
+        """Write one reply frame (thread-safe); a dead reader is ignored.
+
+        A value that cannot be pickled becomes an error reply.
+        """
+        try:
+            data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001
+            error = f"reply cannot be sent: {type(exc).__name__}: {exc}"
+            data = pickle.dumps({"id": msg.get("id"), "ok": False, "error": error})
         with self._out_lock:
             try:
-                write_frame(self._out, msg)
+                self._out.write(_HEADER.pack(len(data)) + data)
+                self._out.flush()
             except (BrokenPipeError, OSError):
                 pass
 
@@ -161,7 +236,6 @@ class Agent:
                 raise ValueError(f"unknown op {op!r}")
             value = method(**args)
             msg = {"id": rid, "ok": True, "value": value}
-            pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)  # fail here, not mid-write
         except Exception as exc:  # noqa: BLE001 - every error goes back to the caller
             text = str(exc) or type(exc).__name__
             msg = {"id": rid, "ok": False, "error": f"{type(exc).__name__}: {text}"}
@@ -172,9 +246,9 @@ class Agent:
         with self._sniff_lock:
             sniffers = list(self._sniffers.values())
             self._sniffers.clear()
-        for sn in sniffers:
+        for cap in sniffers:
             try:
-                sn.stop(join=False)
+                cap.close()
             except Exception:  # noqa: BLE001, S110
                 pass
 
@@ -185,11 +259,31 @@ class Agent:
 
         return int(conf.l2types.layer2num.get(type(pkt), 1))
 
-    @staticmethod
-    def _freeze(spec: Any, limit: int = 4096) -> list[Any]:
+    def refresh(self) -> None:
+        """Reload scapy's interface and route caches if the namespace changed since.
+
+        scapy reads them once, at import; the daemon may add eth0, addresses and the
+        default route after the agent started. Re-reading them costs ~30 ms, so it is done
+        only when a cheap fingerprint (``/proc/self/net`` route tables, interfaces) differs.
+        """
+        from scapy.config import conf
+
+        fingerprint = net_fingerprint()
+        with self._refresh_lock:
+            if fingerprint == self._fingerprint:
+                return
+            if self._fingerprint is not None:
+                conf.ifaces.reload()
+                conf.route.resync()
+                if conf.route6 is not None:
+                    conf.route6.resync()
+            self._fingerprint = fingerprint
+
+    def _freeze(self, spec: Any, limit: int = 4096) -> list[Any]:
         """Rebuild ``spec`` here and build it once: defaults are filled in this namespace."""
         from labkit.packets.wire import rebuild
 
+        self.refresh()
         pkt = rebuild(spec)
         frozen = []
         for one in pkt:  # a packet with a list/Net field stands for several packets
@@ -220,72 +314,85 @@ class Agent:
 
     def op_sniff_start(
         self,
-        iface: str | list[str],
+        iface: str | list[str] | None,
         promisc: bool = True,
         bpf: str | None = None,
         match: dict[str, Any] | None = None,
         limit: int = 100_000,
         start_timeout: float = 10.0,
     ) -> int:
-        """Open a capture socket on ``iface``; return its id once it is open."""
+        """Open a capture socket per interface; return the capture id once they are open.
+
+        The sockets are opened here, before the reply, so every frame that crosses the
+        interface after this call returns is queued for the capture. ``sniff_stop`` drains
+        what the sniffer thread had not read yet, so nothing queued is lost at the end.
+        """
+        from scapy.config import conf
+        from scapy.data import ETH_P_ALL
+        from scapy.interfaces import resolve_iface
         from scapy.sendrecv import AsyncSniffer
 
+        self.refresh()
+        names = [iface] if isinstance(iface, str) else list(iface or [conf.iface])
+        socks: dict[Any, str] = {}
+        try:
+            for name in names:
+                listen = resolve_iface(name).l2listen()
+                socks[listen(type=ETH_P_ALL, iface=name, promisc=promisc, filter=bpf)] = str(name)
+        except Exception as exc:
+            for sock in socks:
+                sock.close()
+            hint = ""
+            if bpf:
+                hint = (
+                    " (a BPF filter needs libpcap or tcpdump, which the sandbox lacks; capture "
+                    "everything, or use match={...})"
+                )
+            raise RuntimeError(f"cannot capture on {names!r}: {exc}{hint}") from None
+        lfilter = _matcher(match) if match else None
         started = threading.Event()
         kwargs: dict[str, Any] = {
-            "iface": iface,
-            "promisc": promisc,
+            "opened_socket": socks,
             "store": True,
             "started_callback": started.set,
         }
         if limit:
             kwargs["count"] = limit
-        if bpf:
-            kwargs["filter"] = bpf
-        if match:
-            kwargs["lfilter"] = _matcher(match)
+        if lfilter is not None:
+            kwargs["lfilter"] = lfilter
         sniffer = AsyncSniffer(**kwargs)
         sniffer.start()
         deadline = time.monotonic() + start_timeout
         while not started.wait(0.02):
             thread = sniffer.thread
-            if thread is not None and not thread.is_alive():
-                exc = sniffer.exception
-                hint = ""
-                if bpf:
-                    hint = (
-                        " (a BPF filter needs tcpdump, which the sandbox lacks; capture "
-                        "everything, or use match={...})"
-                    )
-                raise RuntimeError(f"capture on {iface!r} failed: {exc}{hint}")
-            if time.monotonic() > deadline:
-                sniffer.stop(join=False)
-                raise TimeoutError(f"capture on {iface!r} did not start in {start_timeout}s")
+            if (thread is not None and not thread.is_alive()) or time.monotonic() > deadline:
+                if sniffer.running:
+                    sniffer.stop(join=False)
+                for sock in socks:
+                    sock.close()
+                raise RuntimeError(f"capture on {names!r} did not start: {sniffer.exception}")
         with self._sniff_lock:
             sid = self._next_sid
             self._next_sid += 1
-            self._sniffers[sid] = sniffer
+            self._sniffers[sid] = _Capture(sniffer, socks, lfilter, limit)
         return sid
 
-    def _sniffer(self, sid: int, pop: bool = False) -> Any:
+    def _sniffer(self, sid: int, pop: bool = False) -> _Capture:
         with self._sniff_lock:
-            sniffer = self._sniffers.pop(sid, None) if pop else self._sniffers.get(sid)
-        if sniffer is None:
+            cap = self._sniffers.pop(sid, None) if pop else self._sniffers.get(sid)
+        if cap is None:
             raise KeyError(f"no capture with id {sid}")
-        return sniffer
+        return cap
 
     def op_sniff_count(self, sid: int) -> int:
         """How many packets the capture kept so far."""
-        return int(getattr(self._sniffer(sid), "count", 0))
+        return int(getattr(self._sniffer(sid).sniffer, "count", 0))
 
     def op_sniff_stop(self, sid: int) -> list[tuple[bytes, float, int]]:
-        """Stop the capture; return its frames as ``(raw, time, linktype)``."""
-        sniffer = self._sniffer(sid, pop=True)
-        if sniffer.running:
-            results = sniffer.stop()
-        else:  # reached its packet limit, or failed
-            sniffer.join()
-            results = sniffer.results
-        return [(bytes(p), _to_float(p.time), self._linktype(p)) for p in (results or [])]
+        """Stop the capture; return its frames as ``(raw, time, linktype)``, oldest first."""
+        cap = self._sniffer(sid, pop=True)
+        packets = cap.stop()
+        return [(bytes(p), _to_float(p.time), self._linktype(p)) for p in packets]
 
     def op_send(self, spec: Any, iface: str | None = None) -> str:
         """Send once (layer 2 if the first layer is Ether, else layer 3); a summary back."""
@@ -343,6 +450,7 @@ class Agent:
         from scapy.layers.inet import ICMP, IP
         from scapy.sendrecv import sr
 
+        self.refresh()
         with self._sniff_lock:  # distinct ids for concurrent pings of one agent
             ident = self._ping_ident
             self._ping_ident = (self._ping_ident + 1) & 0xFFFF
@@ -352,11 +460,7 @@ class Agent:
                 time.sleep(interval)
             head = b"labkit %d %d " % (ident, seq)
             payload = (head + b"." * max(0, size - len(head)))[: max(size, len(head))]
-            pkt = (
-                IP(dst=dst, id=random.getrandbits(16))
-                / ICMP(type=8, id=ident, seq=seq)
-                / payload
-            )
+            pkt = IP(dst=dst, id=random.getrandbits(16)) / ICMP(type=8, id=ident, seq=seq) / payload
             ans, _unans = sr(pkt, timeout=timeout, verbose=0)
             entry: dict[str, Any] = {"seq": seq, "rtt_ms": None, "reply_from": None, "ttl": None}
             if ans:
@@ -375,15 +479,21 @@ def main() -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     inp = sys.stdin.buffer
 
+    fingerprint = net_fingerprint()
     t0 = time.perf_counter()
+    # Not scapy.all (twice as slow to import): the common layers; rebuild() imports any
+    # other layer module a packet description names.
+    import scapy.layers.dns  # noqa: F401
+    import scapy.layers.inet  # noqa: F401
+    import scapy.layers.inet6  # noqa: F401
+    import scapy.layers.l2  # noqa: F401
+    import scapy.sendrecv  # noqa: F401
     from scapy.config import conf
-
-    import scapy.all  # noqa: F401 - loads every layer, so specs and sniffers can decode them
 
     conf.verb = 0
     import_ms = (time.perf_counter() - t0) * 1000.0
 
-    agent = Agent(out, import_ms)
+    agent = Agent(out, import_ms, fingerprint)
     while True:
         try:
             request = read_frame(inp)

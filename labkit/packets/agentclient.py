@@ -186,7 +186,9 @@ class AgentClient:
         except FutureTimeout:
             with self._pending_lock:
                 self._pending.pop(rid, None)
-            raise TimeoutError(f"probe agent (pid {self.pid}): {op} took more than {timeout}s")
+            raise TimeoutError(
+                f"probe agent (pid {self.pid}): {op} took more than {timeout}s"
+            ) from None
 
     def call(self, op: str, /, **kwargs: Any) -> Any:
         """Run ``op`` in the agent with keyword arguments; wait ``call_timeout`` at most.

@@ -18,6 +18,8 @@ import html
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import scapy.layers.dns  # noqa: F401 - so DNS payloads decode
+import scapy.layers.inet6  # noqa: F401 - so IPv6 frames decode
 from scapy.config import conf
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import Ether
@@ -93,6 +95,13 @@ def _addresses(pkt: Packet) -> dict[str, Any]:
     return out
 
 
+def _cell(a: dict[str, Any], ref: dict[str, Any], field: str, port: str) -> str:
+    """One endpoint in HTML, highlighted when it differs from the first copy's (NAT)."""
+    text = html.escape(_endpoint(a[field], a[port]))
+    changed = (a[field], a[port]) != (ref[field], ref[port])
+    return f'<span class="chg">{text}</span>' if changed else text
+
+
 def _endpoint(addr: Any, port: Any) -> str:
     if addr is None:
         return "?"
@@ -122,7 +131,7 @@ class Capture(Mapping[str, PacketList]):
         self._linktypes = {
             id(pkt): frame[2]
             for point, pl in self._lists.items()
-            for pkt, frame in zip(pl, self._frames[point])
+            for pkt, frame in zip(pl, self._frames[point], strict=True)
         }
         self._matches: list[dict[str, int]] | None = None
 
@@ -176,10 +185,7 @@ class Capture(Mapping[str, PacketList]):
         """
         from scapy.utils import PcapNgWriter, PcapWriter
 
-        if point is not None:
-            items = [(point, p) for p in self[point]]
-        else:
-            items = self.merged()
+        items = [(point, p) for p in self[point]] if point is not None else self.merged()
         if str(path).endswith(".pcapng"):
             with PcapNgWriter(str(path)) as writer:
                 for name, pkt in items:
@@ -272,13 +278,17 @@ class Capture(Mapping[str, PacketList]):
             "font-weight:bold}</style>"
         )
         parts = [style, '<div class="labkit-cap">']
-        parts.append(f"<p><b>Capture</b>: {len(self)} points, {len(self.matches())} packets "
-                     "seen at several points</p>")
+        parts.append(
+            f"<p><b>Capture</b>: {len(self)} points, {len(self.matches())} packets "
+            "seen at several points</p>"
+        )
         parts.append(self._html_alignment(t0))
         for point, pl in self._lists.items():
-            parts.append(f"<details open><summary><b>{esc(point)}</b> — {len(pl)} packets"
-                         "</summary><table><tr><th>#</th><th>t (ms)</th><th>src → dst</th>"
-                         "<th>summary</th></tr>")
+            parts.append(
+                f"<details open><summary><b>{esc(point)}</b> — {len(pl)} packets"
+                "</summary><table><tr><th>#</th><th>t (ms)</th><th>src → dst</th>"
+                "<th>summary</th></tr>"
+            )
             for i, pkt in enumerate(pl[:_MAX_HTML_ROWS]):
                 a = _addresses(pkt)
                 flow = f"{_endpoint(a['src'], a['sport'])} → {_endpoint(a['dst'], a['dport'])}"
@@ -317,14 +327,9 @@ class Capture(Mapping[str, PacketList]):
                 pkt = self._lists[point][group[point]]
                 a = _addresses(pkt)
 
-                def part(field: str, port: str, a: dict[str, Any] = a) -> str:
-                    text = esc(_endpoint(a[field], a[port]))
-                    changed = (a[field], a[port]) != (ref[field], ref[port])
-                    return f'<span class="chg">{text}</span>' if changed else text
-
                 when = (float(pkt.time) - t0) * 1000
                 cells.append(
-                    f"<td>{part('src', 'sport')} → {part('dst', 'dport')}"
+                    f"<td>{_cell(a, ref, 'src', 'sport')} → {_cell(a, ref, 'dst', 'dport')}"
                     f"<br><small>+{when:.3f} ms</small></td>"
                 )
             rows.append(f"<tr><td>{n}</td><td>{esc(str(ref['proto']))}</td>{''.join(cells)}</tr>")

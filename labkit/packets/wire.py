@@ -40,9 +40,9 @@ _PLAIN = (type(None), bool, int, float, str, bytes)
 
 def _plain(value: Any, where: str) -> Any:
     """Turn a field value into plain picklable data, never building anything."""
-    from scapy.packet import Packet
-    from scapy.fields import FlagValue
     from scapy.base_classes import Net
+    from scapy.fields import FlagValue
+    from scapy.packet import Packet
 
     if isinstance(value, FlagValue):
         return int(value)

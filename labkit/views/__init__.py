@@ -1,0 +1,39 @@
+"""Notebook-facing views of a kernel snapshot: graphviz diagrams, HTML tables, classic text.
+
+Everything here is drawn from a snapshot dict (:mod:`labkit.core.snapshot`), never from
+labkit's own bookkeeping, and needs no privileges.
+"""
+
+from labkit.views.diagram import (
+    FLOW_COLOR,
+    bridges,
+    diagram,
+    diagram_svg,
+    find_uplink,
+    flow_hops,
+    nat_rules,
+)
+from labkit.views.html import (
+    brctl_text,
+    conntrack_html,
+    ifconfig_text,
+    node_html,
+    routes_text,
+    snapshot_html,
+)
+
+__all__ = [
+    "FLOW_COLOR",
+    "brctl_text",
+    "bridges",
+    "conntrack_html",
+    "diagram",
+    "diagram_svg",
+    "find_uplink",
+    "flow_hops",
+    "ifconfig_text",
+    "nat_rules",
+    "node_html",
+    "routes_text",
+    "snapshot_html",
+]

@@ -48,6 +48,7 @@ _FONT = "Helvetica"
 _INK = "#212529"
 _MUTED = "#6c757d"
 _CABLE = "#495057"
+_HILITE = "#ffe066"
 _STYLE = {
     # kind: (cluster fill, cluster border)
     "container": ("#e7f5ff", "#1c7ed6"),
@@ -207,11 +208,13 @@ def _hop_changes(prev: Mapping[str, Any] | None, cur: Mapping[str, Any]) -> set[
     """
     if prev is None:
         return set()
-    src_p, dst_p = _endpoint(prev.get("src"), prev.get("sport")), _endpoint(
-        prev.get("dst"), prev.get("dport")
+    src_p, dst_p = (
+        _endpoint(prev.get("src"), prev.get("sport")),
+        _endpoint(prev.get("dst"), prev.get("dport")),
     )
-    src_c, dst_c = _endpoint(cur.get("src"), cur.get("sport")), _endpoint(
-        cur.get("dst"), cur.get("dport")
+    src_c, dst_c = (
+        _endpoint(cur.get("src"), cur.get("sport")),
+        _endpoint(cur.get("dst"), cur.get("dport")),
     )
     if (src_p, dst_p) == (dst_c, src_c):
         return set()
@@ -286,6 +289,7 @@ def _state(link: Mapping[str, Any]) -> str:
 
 
 def _flow_rows(rows: list[tuple[int, dict[str, Any], set[str]]]) -> str:
+    """One coloured strip per hop seen at an interface: number and addresses."""
     out = []
     for n, hop, changed in rows:
         note = ""
@@ -294,10 +298,9 @@ def _flow_rows(rows: list[tuple[int, dict[str, Any], set[str]]]) -> str:
         elif "dst" in changed:
             note = "<br/><i>destination rewritten (NAT)</i>"
         out.append(
-            f'<tr><td bgcolor="{FLOW_COLOR}" valign="top" width="16" height="16" fixedsize="true">'
-            f'<font color="white"><b>{n}</b></font>'
-            f'</td><td align="left" balign="left"><font color="{FLOW_COLOR}">'
-            f"{_hop_text(hop, changed)}{note}</font></td></tr>"
+            f'<tr><td colspan="2" bgcolor="{FLOW_COLOR}" align="left" balign="left">'
+            f'<font color="white"><b>{n}</b>  {_hop_text(hop, changed, color=_HILITE)}{note}'
+            "</font></td></tr>"
         )
     return "".join(out)
 
@@ -490,9 +493,9 @@ def diagram(
             a, b = b, a
         (ta, pa), (tb, pb) = loc[a], loc[b]
         kinds = {
-            lk["ifname"]: lk.get("kind") for n in (a[0], b[0]) for lk in nodes[n]["links"]
+            (n, lk["ifname"]): lk.get("kind") for n in (a[0], b[0]) for lk in nodes[n]["links"]
         }
-        cable = "veth pair" if kinds.get(a[1]) == "veth" or kinds.get(b[1]) == "veth" else ""
+        cable = "veth pair" if "veth" in (kinds.get(a), kinds.get(b)) else ""
         attrs = {"penwidth": "1.6"}
         if cable:
             attrs.update(label=cable, fontcolor=_MUTED, fontsize="8")
@@ -511,9 +514,13 @@ def diagram(
             if path is None:
                 extra.append(
                     _Edge(
-                        prev[0], prev[1], here[0], here[1],
+                        prev[0],
+                        prev[1],
+                        here[0],
+                        here[1],
                         {"style": "dashed", "constraint": "false"},
-                        structural=False, flow_fwd=[i + 1],
+                        structural=False,
+                        flow_fwd=[i + 1],
                     )
                 )
             else:
@@ -678,7 +685,9 @@ def _draw_host(
         nid = ids(name, "uplink")
         loc[(name, uplink)] = (nid, _port(lk))
         body = _iface_body(
-            lk, addrs.get(uplink, []), gws.get(uplink),
+            lk,
+            addrs.get(uplink, []),
+            gws.get(uplink),
             title_suffix=' <font point-size="9">(uplink)</font>',
         )
         c.node(nid, label=_table([_cell(_port(lk), body, rows_for(name, uplink))]))
@@ -688,9 +697,7 @@ def _draw_host(
     rest = [
         lk
         for lk in links
-        if lk["ifname"] not in brs
-        and lk["ifname"] != uplink
-        and not (lk.get("master") in brs)
+        if lk["ifname"] not in brs and lk["ifname"] != uplink and lk.get("master") not in brs
     ]
     if rest:
         nid = ids(name, "others")

@@ -84,7 +84,7 @@ def test_round_trip(pkt: Packet) -> None:
     assert [type(layer) for layer in again.iterpayloads()] == [
         type(layer) for layer in pkt.iterpayloads()
     ]
-    for a, b in zip(again.iterpayloads(), pkt.iterpayloads()):
+    for a, b in zip(again.iterpayloads(), pkt.iterpayloads(), strict=True):
         assert a.fields.keys() == b.fields.keys()
     assert describe(again) == spec
     # Built with every field explicit so no route is consulted: identical bytes.

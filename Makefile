@@ -1,0 +1,72 @@
+# labkit — two commands matter:  `make lab` (open the tutorial)  and  `make test` (run every test)
+SHELL := /bin/bash
+VENV ?= .venv
+# Debian's interpreter when there is one: an unprivileged user (and a rootless lab's daemon,
+# whose user namespace maps no other uid) must be able to execute it
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+APT_PACKAGES := iproute2 iptables nftables bridge-utils net-tools iputils-ping conntrack \
+                util-linux graphviz procps
+BROWSER_APT := chromium
+PORT ?= 8888
+
+.PHONY: lab test deps system venv unit integration notebooks browser lint bench html doctor clean-venv
+
+lab: deps ## open JupyterLab on the tutorial
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT) notebooks/00-start-here.ipynb
+
+test: deps lint ## every test: unit, integration (real labs), notebooks (nbval)
+	$(PY) -m labkit doctor
+	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env \
+		-p no:randomly notebooks/
+
+deps: system venv
+
+# Debian packages, installed only when a tool is missing (needs root or sudo)
+system:
+	@missing=""; \
+	for t in ip:iproute2 iptables:iptables nft:nftables brctl:bridge-utils ifconfig:net-tools \
+	         ping:iputils-ping conntrack:conntrack unshare:util-linux nsenter:util-linux \
+	         dot:graphviz; do \
+	  cmd=$${t%%:*}; pkg=$${t##*:}; \
+	  PATH="$$PATH:/usr/sbin:/sbin" command -v $$cmd >/dev/null || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) python3-venv; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test,notebook]'
+	touch $@
+
+unit: venv
+	$(PY) -m pytest -q tests/unit
+
+integration: deps
+	$(PY) -m pytest -q tests/integration
+
+notebooks: deps ## re-execute every notebook in place (stores real outputs)
+	$(PY) -m labkit.tools.run_notebooks notebooks/
+
+lint: venv
+	$(VENV)/bin/ruff check labkit tests
+
+bench: deps
+	$(PY) -m labkit bench
+
+doctor: venv
+	$(PY) -m labkit doctor
+
+html: deps ## the tutorial as static HTML pages with their outputs, in site/
+	$(VENV)/bin/jupyter nbconvert --to html --output-dir site notebooks/*.ipynb
+
+clean-venv:
+	rm -rf $(VENV)

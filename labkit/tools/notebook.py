@@ -1,0 +1,98 @@
+"""Small helpers the tutorial notebooks import: environment check, ✔/✘ checks, side by side.
+
+They print plain text (stable, readable in a stored notebook and on GitHub) and keep the
+notebook cells short. None of them changes a lab.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+from dataclasses import dataclass
+
+__all__ = ["Verdict", "check_environment", "side_by_side", "verdict"]
+
+
+def check_environment() -> bool:
+    """Say plainly whether labs can run here; if not, print the doctor's advice and stop.
+
+    Runs the quick checks of ``labkit doctor`` (tools, sandbox modes; no lab is started).
+    Raises ``RuntimeError`` when no lab can run, so the notebook stops at its first cell
+    with the fix in front of the learner; the stored outputs of the other cells stay
+    readable.
+    """
+    from labkit.doctor import checks, report
+
+    items = checks(try_lab=False)
+    text, ok = report(items)
+    if ok:
+        modes = [c.name.split()[-1] for c in items if c.name.startswith("sandbox ") and c.ok]
+        print(f"✔ labs can run here (sandbox modes that work: {', '.join(modes)})")
+        return True
+    print("✘ this environment cannot run labs. What `labkit doctor` says:\n")
+    print(text)
+    if os.environ.get("BINDER_SERVICE_HOST") or os.environ.get("BINDER_REQUEST"):
+        print(
+            "\nYou are on Binder: its pods usually forbid user namespaces, so labs cannot"
+            " start here. Read the stored outputs below, or run the tutorial on a Linux"
+            " machine or VM with `make lab`."
+        )
+    raise RuntimeError("labs cannot run in this environment (see the doctor's report above)")
+
+
+@dataclass
+class Verdict:
+    """The outcome of an exercise check: prints as ``✔ …`` or ``✘ … — hint: …``."""
+
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return ""
+
+    def _repr_pretty_(self, p, cycle) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+def verdict(ok: bool, good: str, hint: str) -> Verdict:
+    """Print ``✔ good`` when ``ok``, else ``✘ not yet — hint: …``; return the verdict.
+
+    The returned :class:`Verdict` is truthy when the check passed; its repr is empty so a
+    check called as a cell's last line does not print twice.
+    """
+    v = Verdict(bool(ok), f"✔ {good}" if ok else f"✘ not yet — hint: {hint}")
+    print(v.message)
+    sys.stdout.flush()
+    return v
+
+
+class SideBySide:
+    """Two texts in two columns (HTML in a notebook, plain text elsewhere)."""
+
+    def __init__(self, left: str, right: str, left_title: str, right_title: str) -> None:
+        self.left, self.right = left.rstrip("\n"), right.rstrip("\n")
+        self.titles = (left_title, right_title)
+
+    def __repr__(self) -> str:
+        return (
+            f"── {self.titles[0]} ──\n{self.left}\n\n── {self.titles[1]} ──\n{self.right}"
+        )
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            "<td style='vertical-align:top; text-align:left; padding:4px 12px 4px 0'>"
+            f"<b>{html.escape(t)}</b><pre style='margin:4px 0'>{html.escape(body)}</pre></td>"
+            for t, body in zip(self.titles, (self.left, self.right))
+        )
+        return f"<table><tr>{cells}</tr></table>"
+
+
+def side_by_side(
+    left: str, right: str, left_title: str = "the article", right_title: str = "your lab"
+) -> SideBySide:
+    """Show two outputs next to each other, e.g. the article's ``brctl show`` and the lab's."""
+    return SideBySide(left, right, left_title, right_title)
