@@ -9,6 +9,7 @@ why a container's address depends on start order ("IP は不定").
 from __future__ import annotations
 
 import ipaddress
+import itertools
 
 from labkit.errors import InvalidSubnet, SubnetExhausted
 
@@ -93,7 +94,7 @@ class IPAM:
         first_host = int(self.subnet.network_address) + 1
         # Docker starts at the second host address; the first one is handed out last, and
         # only when the gateway sits elsewhere (as in the article's 172.17.42.1 era).
-        for i in [*range(self._first, self._last + 1), first_host]:
+        for i in itertools.chain(range(self._first, self._last + 1), (first_host,)):
             if i != gw and i not in self._used:
                 self._used.add(i)
                 return str(ipaddress.IPv4Address(i))

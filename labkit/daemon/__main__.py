@@ -1,33 +1,34 @@
 """Entry point of the lab daemon: ``python -m labkit.daemon`` inside the sandbox.
 
 Started by :mod:`labkit.sandbox` as pid 1 of a new pid namespace. Pid 1 forks the real
-daemon and stays behind as the reaper of orphans; when the daemon exits, pid 1 exits and
-the kernel ends every process of the lab and frees every namespace with it.
+daemon before anything heavy is imported and stays behind as the *zygote*: it forks the
+containers' holder processes on the daemon's request and reaps every orphan. When the
+daemon exits, pid 1 exits and the kernel ends every process of the lab and frees every
+namespace with it.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
-
-
-def _reaper(child: int) -> None:
-    os.close(0)
-    os.close(1)
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            os._exit(0)
-        if pid == child:
-            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
 def main() -> None:
     if os.getpid() == 1:
+        parent_end, daemon_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         child = os.fork()
         if child:
-            _reaper(child)
+            daemon_end.close()
+            os.close(0)
+            os.close(1)
+            from labkit.daemon import holder
+
+            holder.zygote(parent_end, child)
+        parent_end.close()
+        from labkit.daemon import holder
+
+        holder.ZYGOTE = holder.Zygote(daemon_end)
     # the protocol gets private copies of stdin/stdout; fd 1 then points at stderr, so a
     # stray print() from any library can never corrupt a frame
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
@@ -46,6 +47,7 @@ def main() -> None:
     from labkit.daemon.server import serve
 
     serve(proto_in, proto_out)
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import random
 import shutil
 import subprocess
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,7 @@ class NodeRecord:
     kind: str
     netns: Netns
     hostname: str
-    pid: int | None  # holder PID; None for the host (the daemon's own namespaces)
+    holder: Future[int] | None  # the holder's PID, once it is ready; None for the host
     files: str | None = None
     # container facts
     id: str = ""
@@ -63,7 +64,14 @@ class NodeRecord:
     steps: list[dict[str, Any]] = field(default_factory=list)
     created: float = 0.0
 
-    def attrs(self, gateway: str, prefixlen: int) -> dict[str, Any]:
+    @property
+    def pid(self) -> int | None:
+        """The holder's PID in the lab's pid namespace (waits until it is ready)."""
+        if self.holder is None:
+            return None
+        return self.holder.result(timeout=30)
+
+    def attrs(self, gateway: str, prefixlen: int, with_pid: bool = False) -> dict[str, Any]:
         """What ``docker inspect`` would say, in labkit's words."""
         return {
             "name": self.name,
@@ -71,7 +79,7 @@ class NodeRecord:
             "id": self.id,
             "short_id": self.id[:12],
             "hostname": self.hostname,
-            "pid": self.pid,
+            "pid": self.pid if with_pid else None,
             "netns": self.netns.name,
             "network": "bridge",
             "ip": self.ip,
@@ -116,6 +124,7 @@ class DockerHost:
         self.mode = mode
         self.nodes: dict[str, NodeRecord] = {}
         self.home_fd = -1
+        self.bridge_index = 0
         self.timings: dict[str, float] = {}
 
     # ----------------------------------------------------------------- properties
@@ -160,13 +169,13 @@ class DockerHost:
         t0 = time.perf_counter()
         os.makedirs(RUN_DIR, exist_ok=True)
         self.home_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        host = netlink.own_netns("host")
+        host = netlink.own_netns("host", self.home_fd)
         ipr = host.ipr
         p = self.profile
         ipr.link("set", index=host.index("lo"), state="up")
         # docker0, as dockerd creates it: a bridge with the gateway address
         ipr.link("add", ifname=BRIDGE, kind="bridge", address=p.bridge_mac)
-        br = host.index(BRIDGE)
+        br = self.bridge_index = host.index(BRIDGE)
         ipr.addr("add", index=br, address=self.gateway, prefixlen=self.ipam.prefixlen)
         ipr.link("set", index=br, state="up")
         # the outside world: a namespace behind the host's uplink eth0
@@ -198,7 +207,8 @@ class DockerHost:
         self.timings["firewall_ms"] = (time.perf_counter() - t0) * 1000
         self.nodes["host"] = NodeRecord("host", "host", host, "docker-host", None)
         files = self._write_files("outside", "outside", ip=p.world_ip, links=[])
-        pid = holder.spawn_holder(outside.fd, "outside", self._binds(files))
+        pid = holder.spawn_holder(outside.path, "outside", self._binds(files))
+        pid.result(timeout=30)  # the first holder: a failure shows here, at once
         self._write_pid(files, pid)
         self.nodes["outside"] = NodeRecord("outside", "outside", outside, "outside", pid, files)
         self.timings["start_ms"] = (time.perf_counter() - t0) * 1000
@@ -219,10 +229,15 @@ class DockerHost:
         return d
 
     @staticmethod
-    def _write_pid(files: str, pid: int) -> None:
+    def _write_pid(files: str, pid: Future[int]) -> None:
         """The holder's PID (in the lab's pid namespace), for ``labkit shell NODE``."""
-        with open(os.path.join(files, "pid"), "w") as f:
-            f.write(f"{pid}\n")
+
+        def write(done: Future[int]) -> None:
+            if done.exception() is None:
+                with open(os.path.join(files, "pid"), "w") as f:
+                    f.write(f"{done.result()}\n")
+
+        pid.add_done_callback(write)
 
     @staticmethod
     def _binds(files: str) -> dict[str, str]:
@@ -353,28 +368,21 @@ class DockerHost:
         hostname = names.short_id(cid)
         taken = {n.veth for n in self.nodes.values()}
         veth = names.veth_name(self.rng, taken)
-        ns = netlink.create_netns(name, self.home_fd)
+        ns = netlink.create_netns(name, self.home_fd, ipv6=False)
         undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
-        br = host.index(BRIDGE)
+        br = self.bridge_index
         steps: list[dict[str, Any]] = []
         if stepwise:
             self._docker_steps(host, ns, veth, br, mac, steps, undo)
         else:
-            host.ipr.link(
-                "add",
-                ifname=veth,
-                kind="veth",
-                peer={"ifname": "eth0", "net_ns_fd": ns.fd, "address": mac},
-                master=br,
-                state="up",
-            )
-            undo.append(lambda: host.ipr.link("del", ifname=veth))
-        c = ns.ipr
-        c.link("set", index=1, state="up")  # lo is always ifindex 1 in a new namespace
+            host.rt.veth_add(veth, "eth0", ns.fd, mac, br)
+            undo.append(lambda: host.rt.link_del(host.index(veth)))
+        rt = ns.rt
+        rt.link_up(1)  # lo is always ifindex 1 in a new namespace
         eth0 = ns.index("eth0")
         t = time.perf_counter()
-        c.addr("add", index=eth0, address=ip, prefixlen=self.ipam.prefixlen)
-        c.link("set", index=eth0, state="up")
+        rt.addr_add(eth0, ip, self.ipam.prefixlen)
+        rt.link_up(eth0)
         self._step(
             steps,
             stepwise,
@@ -383,12 +391,12 @@ class DockerHost:
             t,
         )
         t = time.perf_counter()
-        c.route("add", dst="0.0.0.0/0", gateway=self.gateway)
+        rt.default_route(self.gateway)
         self._step(steps, stepwise, f"ip -n {name} route add default via {self.gateway}", t)
         files = self._write_files(name, hostname, ip, link_entries)
         undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
         t = time.perf_counter()
-        pid = holder.spawn_holder(ns.fd, hostname, self._binds(files))
+        pid = holder.spawn_holder(ns.path, hostname, self._binds(files))
         self._write_pid(files, pid)
         self._step(steps, stepwise, f"unshare --uts --mount: hostname {hostname}, /etc/hosts", t)
         rec = NodeRecord(
@@ -396,7 +404,7 @@ class DockerHost:
             kind="container",
             netns=ns,
             hostname=hostname,
-            pid=pid,
+            holder=pid,
             files=files,
             id=cid,
             ip=ip,
@@ -446,11 +454,12 @@ class DockerHost:
         """``docker rm -f NAME``: stop its processes, delete its veth pair, free its address."""
         rec = self.container(name)
         attrs = rec.attrs(self.gateway, self.ipam.prefixlen)
-        if rec.pid:
-            holder.reap(rec.pid)
+        if rec.holder is not None:
+            with contextlib.suppress(OSError):
+                holder.reap(rec.holder.result(timeout=30))
         host = self.nodes["host"].netns
-        with contextlib.suppress(NetlinkError):
-            host.ipr.link("del", ifname=rec.veth)
+        with contextlib.suppress(OSError):
+            host.rt.link_del(host.index(rec.veth))
         rec.netns.close()
         netlink.delete_netns_file(rec.netns.path)
         if rec.files:
@@ -464,7 +473,7 @@ class DockerHost:
 
     def inspect(self, name: str) -> dict[str, Any]:
         rec = self.node(name)
-        return rec.attrs(self.gateway, self.ipam.prefixlen)
+        return rec.attrs(self.gateway, self.ipam.prefixlen, with_pid=True)
 
     # ----------------------------------------------------------------- commands
     def exec_prefix(self, name: str) -> list[str]:
@@ -490,6 +499,5 @@ class DockerHost:
         return on
 
     def close(self) -> None:
-        for rec in list(self.nodes.values()):
-            if rec.pid:
-                holder.reap(rec.pid)
+        """Nothing to undo one by one: the daemon's exit ends the pid namespace, and the
+        kernel frees every namespace, interface and rule of the lab with it."""

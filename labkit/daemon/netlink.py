@@ -16,46 +16,62 @@ from typing import Any
 from pyroute2 import IPRoute
 
 from labkit.daemon import nsutil
+from labkit.daemon.rtnl import RawRtnl
 
 NETNS_DIR = "/run/netns"
 
 
 @dataclass
 class Netns:
-    """A network namespace of the lab: its name, its handle file and a netlink socket in it."""
+    """A network namespace of the lab: its name, its handle file and netlink sockets in it.
+
+    ``rt`` is the lean socket for the hot path; ``ipr`` (pyroute2's ``IPRoute``, for dumps
+    and everything else) is made on first use, by stepping into the namespace.
+    """
 
     name: str
     path: str
-    ipr: IPRoute
     fd: int
-    created: list[str] = field(default_factory=list)
+    home_fd: int
+    rt: RawRtnl
+    _ipr: IPRoute | None = field(default=None, repr=False)
+
+    @property
+    def ipr(self) -> IPRoute:
+        if self._ipr is None:
+            if self.fd == self.home_fd:
+                self._ipr = IPRoute()
+            else:
+                with inside(self, self.home_fd):
+                    self._ipr = IPRoute()
+        return self._ipr
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ipr.close()
+        if self._ipr is not None:
+            with contextlib.suppress(Exception):
+                self._ipr.close()
         with contextlib.suppress(OSError):
-            os.close(self.fd)
+            self.rt.close()
+        if self.fd != self.home_fd:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
 
     def index(self, ifname: str) -> int:
-        found = self.ipr.link_lookup(ifname=ifname)
-        if not found:
+        """The ifindex of an interface of this namespace; NotFound if there is none."""
+        try:
+            return self.rt.link_index(ifname)
+        except OSError as exc:
             from labkit.errors import NotFound
 
-            raise NotFound(f"no interface {ifname!r} in {self.name}")
-        return int(found[0])
+            raise NotFound(f"no interface {ifname!r} in {self.name} ({exc.strerror})") from None
 
 
-def own_netns(name: str) -> Netns:
+def own_netns(name: str, home_fd: int) -> Netns:
     """The calling thread's current network namespace (the daemon's: the Docker host)."""
-    return Netns(
-        name,
-        f"/proc/{os.getpid()}/ns/net",
-        IPRoute(),
-        os.open("/proc/thread-self/ns/net", os.O_RDONLY),
-    )
+    return Netns(name, f"/proc/{os.getpid()}/ns/net", home_fd, home_fd, RawRtnl())
 
 
-def create_netns(name: str, home_fd: int) -> Netns:
+def create_netns(name: str, home_fd: int, ipv6: bool = True) -> Netns:
     """``ip netns add NAME``, and a netlink socket inside it, without a fork.
 
     The calling thread enters a new network namespace, pins it at ``/run/netns/NAME``,
@@ -68,14 +84,19 @@ def create_netns(name: str, home_fd: int) -> Netns:
     try:
         nsutil.bind_netns_here(path)
         try:
-            ipr = IPRoute()
+            if ipv6 is False:
+                # as Docker ≥ 26 does for a container on a network without IPv6 (lo keeps
+                # ::1, eth0 gets no IPv6); it also spares the kernel eth0's autoconfiguration
+                with open("/proc/sys/net/ipv6/conf/default/disable_ipv6", "w") as f:
+                    f.write("1")
+            rt = RawRtnl()
             fd = os.open(path, os.O_RDONLY)
         except Exception:
             delete_netns_file(path)
             raise
     finally:
         nsutil.setns(home_fd, nsutil.CLONE_NEWNET)
-    return Netns(name, path, ipr, fd)
+    return Netns(name, path, fd, home_fd, rt)
 
 
 def delete_netns_file(path: str) -> None:
