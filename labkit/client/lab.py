@@ -13,6 +13,7 @@ from labkit import sandbox
 from labkit.client import registry
 from labkit.client.connection import Connection
 from labkit.client.models import Container, Host, Node, Outside
+from labkit.client.packets import LabCapture
 from labkit.client.snapshot import Snapshot
 from labkit.core.ipam import parse_subnet
 from labkit.core.profiles import get_profile
@@ -185,6 +186,24 @@ class Lab:
     def snapshot(self) -> Snapshot:
         """Every namespace of the lab as the kernel has it now (see ``labkit.core.snapshot``)."""
         return Snapshot(self._call("snapshot"))
+
+    def capture(
+        self,
+        *points: str,
+        proto: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> LabCapture:
+        """Capture packets at several points at once: ``"node:ifname"`` each.
+
+        Nodes are ``host``, ``outside`` and container names: ``"c1:eth0"``,
+        ``f"host:{c1.veth}"``, ``"host:docker0"``, ``"host:eth0"``, ``"outside:eth0"``. Use it
+        as a context manager; every sniffer is confirmed running before the block starts.
+        ``proto`` (``"icmp"``, ``"udp"``, ``"tcp"``, ``"arp"``, ``"ip"``), ``host`` and
+        ``port`` keep only matching packets (a filter like tcpdump's, applied in Python).
+        """
+        match = {k: v for k, v in (("proto", proto), ("host", host), ("port", port)) if v}
+        return LabCapture(self, points, match or None)
 
     def diagram(self, flow: Any = None, *, title: str | None = None) -> Any:
         """A picture of the lab drawn from a fresh kernel snapshot (a ``graphviz.Digraph``).

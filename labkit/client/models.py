@@ -6,6 +6,7 @@ import html
 import shlex
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from labkit.client.packets import PingResult
 from labkit.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -67,6 +68,37 @@ class Node:
             "exec_run", self.name, argv, timeout=timeout, environment=environment, detach=detach
         )
         return ExecResult(code, output)
+
+    def ping(self, target: str, count: int = 1, timeout: float = 2.0) -> PingResult:
+        """Send ICMP echo requests from this node with scapy and wait for the answers.
+
+        Like ``ping -c COUNT TARGET``, but sent by the node's probe agent, so each echo
+        carries a unique payload that a capture can follow across NAT.
+        """
+        target = getattr(target, "ip", target)
+        replies = self._lab._call(
+            "probe", self.name, "ping", {"dst": target, "count": count, "timeout": timeout}
+        )
+        return PingResult(self.name, str(target), list(replies))
+
+    def send(self, pkt: Any) -> str:
+        """Send a scapy packet from inside this node (``IP(...)/...`` at layer 3, ``Ether(...)``
+        at layer 2); returns the summary of the packet as built there."""
+        from labkit.packets.wire import describe
+
+        return str(self._lab._call("probe", self.name, "send", {"spec": describe(pkt)}))
+
+    def sr1(self, pkt: Any, timeout: float = 2.0) -> Any:
+        """Send a packet and return the first answer as a scapy packet (None if none came).
+
+        Like scapy's ``sr1``, run inside this node: a reply de-NATed by the host comes back
+        with this node's own address as its destination.
+        """
+        from labkit.client.packets import decode_ip
+        from labkit.packets.wire import describe
+
+        r = self._lab._call("probe", self.name, "sr1", {"spec": describe(pkt), "timeout": timeout})
+        return decode_ip(r.get("reply"), r.get("reply_linktype"))
 
     def sysctl(self, key: str, value: str | int | None = None) -> str:
         """Read a ``net.*`` sysctl of this node, or set it and return the old value."""

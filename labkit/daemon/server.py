@@ -25,10 +25,13 @@ class Daemon:
         {"start", "run", "rm", "list_containers", "inspect", "snapshot", "sysctl", "masquerade"}
     )
     #: methods run on a thread of their own
-    CONCURRENT = frozenset({"exec_run", "hello"})
+    CONCURRENT = frozenset(
+        {"exec_run", "hello", "probe", "capture_start", "capture_stop", "probe_timings"}
+    )
 
     def __init__(self) -> None:
         self.host: Any = None
+        self.probes: Any = None
         self.procs: list[subprocess.Popen[bytes]] = []
 
     # serial ------------------------------------------------------------------
@@ -37,15 +40,21 @@ class Daemon:
 
         if self.host is not None:
             raise InvalidArgument("this lab is already started")
+        from labkit.daemon.probes import Probes
+
         host = DockerHost(**config)
         self.host = host
-        return host.start()
+        info = host.start()
+        self.probes = Probes(host)
+        return info
 
     def run(self, name: str, links: dict[str, str] | None = None, stepwise: bool = False) -> Any:
         return self.host.run(name, links=links, stepwise=stepwise)
 
     def rm(self, name: str) -> Any:
-        return self.host.rm(name)
+        attrs = self.host.rm(name)
+        self.probes.forget(name)
+        return attrs
 
     def list_containers(self) -> Any:
         return self.host.list_containers()
@@ -109,6 +118,21 @@ class Daemon:
             out = exc.output.decode(errors="replace") if exc.output else ""
             return 124, out + f"\nlabkit: timed out after {timeout} s\n"
         return done.returncode, done.stdout.decode(errors="replace")
+
+    def probe(self, node: str, op: str, kwargs: dict[str, Any]) -> Any:
+        """Run one packet operation (send, sr1, ping) in a node's agent."""
+        if op not in ("send", "sr1", "ping"):
+            raise InvalidArgument(f"unknown packet operation {op!r}")
+        return self.probes.call(node, op, **kwargs)
+
+    def capture_start(self, points: list[str], match: dict[str, Any] | None = None) -> int:
+        return int(self.probes.capture_start(points, match))
+
+    def capture_stop(self, handle: int) -> Any:
+        return self.probes.capture_stop(handle)
+
+    def probe_timings(self) -> dict[str, float]:
+        return dict(self.probes.ready_ms)
 
     def close(self) -> None:
         for proc in self.procs:

@@ -1,0 +1,134 @@
+"""Packet probes: one scapy agent process per node, started on first use.
+
+Each agent is spawned *inside* its node's namespaces (``nsenter -t HOLDER -n -m -u``, or
+the daemon's own for the host) before it imports scapy, because scapy's route and
+interface caches are process-global. Agents die with the lab (its pid namespace).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from labkit.daemon.host import EXEC_ENV, DockerHost
+from labkit.errors import InvalidArgument, NotFound
+from labkit.packets.agentclient import AgentClient, AgentError
+
+
+def parse_point(point: object) -> tuple[str, str]:
+    """``"node:ifname"`` → ``(node, ifname)``; raise with the expected form."""
+    if not isinstance(point, str) or point.count(":") != 1 or not all(point.split(":")):
+        raise InvalidArgument(
+            f"capture point {point!r} is not 'node:ifname' (e.g. 'c1:eth0', 'host:docker0', "
+            "'outside:eth0')"
+        )
+    node, ifname = point.split(":")
+    return node, ifname
+
+
+class Probes:
+    """The agents of one lab, keyed by node name."""
+
+    def __init__(self, host: DockerHost) -> None:
+        self.host = host
+        self._agents: dict[str, AgentClient] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._captures: dict[int, dict[str, tuple[str, int]]] = {}
+        self._next = 1
+        self.ready_ms: dict[str, float] = {}
+
+    def agent(self, node: str) -> AgentClient:
+        """The node's agent, spawned (inside its namespaces) on first use."""
+        with self._guard:
+            lock = self._locks.setdefault(node, threading.Lock())
+        with lock:
+            agent = self._agents.get(node)
+            if agent is not None and agent.alive:
+                return agent
+            prefix = self.host.exec_prefix(node)
+            env = dict(EXEC_ENV)
+            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            agent = AgentClient([*prefix, sys.executable, "-m", "labkit.packets.agent"], env=env)
+            self._agents[node] = agent
+            self.ready_ms[node] = agent.ready_ms
+            return agent
+
+    def forget(self, node: str) -> None:
+        """Close a removed container's agent."""
+        agent = self._agents.pop(node, None)
+        if agent is not None:
+            agent.close(timeout=1)
+
+    def call(self, node: str, op: str, **kwargs: Any) -> Any:
+        self.host.node(node)  # NotFound with the list of nodes
+        try:
+            return self.agent(node).call(op, **kwargs)
+        except AgentError as exc:
+            raise InvalidArgument(f"{op} in {node}: {exc}") from None
+
+    def _check_iface(self, node: str, ifname: str) -> None:
+        rec = self.host.node(node)
+        try:
+            rec.netns.index(ifname)
+        except NotFound:
+            names = sorted(link.get("ifname") for link in rec.netns.ipr.get_links())
+            raise NotFound(
+                f"no interface {ifname!r} in {node} to capture on; it has: {', '.join(names)}"
+            ) from None
+
+    def capture_start(self, points: list[str], match: dict[str, Any] | None = None) -> int:
+        """Start a sniffer at every point; return once all of them are confirmed running."""
+        if not points:
+            raise InvalidArgument("give at least one capture point, e.g. 'c1:eth0'")
+        parsed = [parse_point(p) for p in points]
+        if len(set(points)) != len(points):
+            raise InvalidArgument(f"a capture point is given twice: {points}")
+        for node, ifname in parsed:
+            self._check_iface(node, ifname)
+        with ThreadPoolExecutor(max_workers=len(parsed)) as pool:
+            futures = {
+                p: pool.submit(self.call, node, "sniff_start", iface=ifname, match=match)
+                for p, (node, ifname) in zip(points, parsed, strict=True)
+            }
+            sids = {}
+            errors = []
+            for p, f in futures.items():
+                try:
+                    sids[p] = (parse_point(p)[0], f.result())
+                except Exception as exc:  # noqa: BLE001 - stop the others, then report
+                    errors.append(exc)
+        if errors:
+            for node, sid in sids.values():
+                self.call(node, "sniff_stop", sid=sid)
+            raise errors[0]
+        with self._guard:
+            handle = self._next
+            self._next += 1
+            self._captures[handle] = sids
+        return handle
+
+    def capture_stop(self, handle: int) -> dict[str, list[tuple[bytes, float, int]]]:
+        """Stop the sniffers of a capture; the raw frames of every point."""
+        with self._guard:
+            sids = self._captures.pop(handle, None)
+        if sids is None:
+            raise NotFound(f"no running capture {handle}")
+        with ThreadPoolExecutor(max_workers=len(sids)) as pool:
+            futures = {
+                p: pool.submit(self.call, node, "sniff_stop", sid=sid)
+                for p, (node, sid) in sids.items()
+            }
+            return {p: list(f.result()) for p, f in futures.items()}
+
+    def close(self) -> None:
+        for node in list(self._agents):
+            self.forget(node)
+
+
+_ = os
