@@ -21,6 +21,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Lab": "labkit.client.lab",
     "ContainerCollection": "labkit.client.lab",
+    "Network": "labkit.client.lab",
+    "NetworkCollection": "labkit.client.lab",
     "Container": "labkit.client.models",
     "ExecResult": "labkit.client.models",
     "Host": "labkit.client.models",
@@ -44,6 +46,8 @@ _EXPORTS = {
 __all__ = [
     "Lab",
     "ContainerCollection",
+    "Network",
+    "NetworkCollection",
     "Container",
     "ExecResult",
     "Host",
@@ -79,7 +83,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from labkit.client.lab import ContainerCollection, Lab
+    from labkit.client.lab import ContainerCollection, Lab, Network, NetworkCollection
     from labkit.client.models import Container, ExecResult, Host, Node, Outside
     from labkit.client.snapshot import Snapshot
     from labkit.errors import (

@@ -27,7 +27,8 @@ class ContainerCollection:
         self._lab = lab
 
     def run(self, name: str, links: dict[str, str] | None = None, **kw: Any) -> Container:
-        """Create and start a container. Similar to ``docker run --name NAME``."""
+        """Create and start a container. Similar to ``docker run --name NAME``; the keyword
+        arguments are those of :meth:`Lab.run`."""
         return self._lab.run(name, links=links, **kw)
 
     def get(self, name: str) -> Container:
@@ -52,6 +53,89 @@ class ContainerCollection:
 
     def __repr__(self) -> str:
         return f"<ContainerCollection: {', '.join(c.name for c in self.list()) or 'empty'}>"
+
+
+class Network:
+    """A bridge network of the lab. Similar to docker-py's ``Network``."""
+
+    def __init__(self, lab: Lab, attrs: dict[str, Any]) -> None:
+        self._lab = lab
+        self.attrs = attrs
+
+    @property
+    def name(self) -> str:
+        return str(self.attrs["name"])
+
+    @property
+    def id(self) -> str:
+        return str(self.attrs["id"])
+
+    @property
+    def short_id(self) -> str:
+        return str(self.attrs["short_id"])
+
+    @property
+    def bridge(self) -> str:
+        """The Linux bridge: ``docker0``, or ``br-`` + 12 hex digits of the id."""
+        return str(self.attrs["bridge"])
+
+    @property
+    def subnet(self) -> str:
+        return str(self.attrs["subnet"])
+
+    @property
+    def gateway(self) -> str:
+        return str(self.attrs["gateway"])
+
+    @property
+    def containers(self) -> list[Container]:
+        """The containers attached to it (``docker network inspect``)."""
+        self.reload()
+        return [self._lab.containers.get(n) for n in self.attrs["containers"]]
+
+    def reload(self) -> None:
+        self.attrs = self._lab.networks.get(self.name).attrs
+
+    def connect(self, container: str | Container) -> None:
+        """Attach a running container: it gets one more interface (eth1, …).
+        Similar to ``docker network connect``."""
+        name = container.name if isinstance(container, Container) else container
+        self._lab._call("network_connect", self.name, name)
+
+    def remove(self) -> None:
+        """Similar to ``docker network rm``; refused while containers are attached."""
+        self._lab._call("network_rm", self.name)
+
+    def __repr__(self) -> str:
+        return f"<Network: {self.name} {self.subnet} on {self.bridge}>"
+
+
+class NetworkCollection:
+    """``lab.networks``: like docker-py's ``client.networks``."""
+
+    def __init__(self, lab: Lab) -> None:
+        self._lab = lab
+
+    def create(self, name: str, subnet: str | None = None) -> Network:
+        """A new bridge network. Similar to ``docker network create [--subnet S] NAME``."""
+        return Network(self._lab, self._lab._call("network_create", name, subnet))
+
+    def list(self) -> list[Network]:
+        """Similar to ``docker network ls`` (``bridge`` is docker0)."""
+        return [Network(self._lab, a) for a in self._lab._call("network_list")]
+
+    def get(self, name: str) -> Network:
+        for net in self.list():
+            if net.name == name:
+                return net
+        known = ", ".join(n.name for n in self.list())
+        raise NotFound(f"network {name!r} not found (this lab has: {known})")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.list())
+
+    def __repr__(self) -> str:
+        return f"<NetworkCollection: {', '.join(n.name for n in self.list())}>"
 
 
 class Lab:
@@ -100,6 +184,7 @@ class Lab:
         self.host = Host(self, "host")
         self.outside = Outside(self, "outside")
         self.containers = ContainerCollection(self)
+        self.networks = NetworkCollection(self)
         self._lock = threading.Lock()
         spid = sandbox.sandbox_pid(proc.pid)
         self.sandbox_pid = spid
@@ -155,16 +240,27 @@ class Lab:
         return str(self.info["gateway"])
 
     def run(
-        self, name: str, links: dict[str, str] | None = None, *, stepwise: bool = False
+        self,
+        name: str,
+        links: dict[str, str] | None = None,
+        *,
+        ports: dict[Any, int | None] | None = None,
+        network: str = "bridge",
+        stepwise: bool = False,
     ) -> Container:
-        """Start a container on docker0. Similar to ``docker run --name NAME --link c1:web``.
+        """Start a container. Similar to ``docker run --name NAME``.
 
-        ``links`` maps containers to aliases (``{"c1": "web"}``); the alias and names are
-        written to this container's ``/etc/hosts``. ``stepwise=True`` builds the veth pair
-        in Docker's own order (temporary names, move, rename to eth0) and records each step
-        with its ``ip`` command in ``container.steps``.
+        ``links`` maps containers to aliases (``{"c1": "web"}``, ``--link c1:web``); the
+        alias and names are written to this container's ``/etc/hosts``. ``ports`` publishes
+        ports like docker-py (``{"80/tcp": 8080}``, ``-p 8080:80``). ``network`` picks the
+        network (``"bridge"`` is docker0; others come from ``lab.networks.create``).
+        ``stepwise=True`` builds the veth pair in Docker's own order (temporary names, move,
+        rename to eth0) and records each step with its ``ip`` command in ``container.steps``.
         """
-        return Container(self, self._call("run", name, links=links, stepwise=stepwise))
+        attrs = self._call(
+            "run", name, links=links, stepwise=stepwise, ports=ports, network=network
+        )
+        return Container(self, attrs)
 
     def rm(self, name: str | Container) -> None:
         """Remove a container: its veth pair goes, its address is free again. ``docker rm -f``."""

@@ -189,6 +189,16 @@ class Container(Node):
         return str(self.attrs["gateway"])
 
     @property
+    def networks(self) -> dict[str, dict[str, Any]]:
+        """Per network: its interface, IP, MAC, host veth and gateway."""
+        return dict(self.attrs["networks"])
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Published ports, ``{"80/tcp": 8080}``."""
+        return dict(self.attrs["ports"])
+
+    @property
     def links(self) -> dict[str, str]:
         return dict(self.attrs["links"])
 

@@ -128,3 +128,155 @@ class Ruleset:
 def masquerade_rule(bridge: str, subnet: str) -> list[str]:
     """The arguments of the MASQUERADE rule of one bridge (for ``iptables -t nat -A/-D``)."""
     return ["POSTROUTING", "-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]
+
+
+Command = tuple[str, list[str]]  # (table, iptables arguments)
+
+
+def bridge_inserts(bridge: BridgeRules) -> list[Command]:
+    """The rules dockerd adds for a new user-defined bridge, placed as it places them: before
+    the rules of older networks (so ``iptables -S`` lists the newest network first)."""
+    br, sn = bridge.bridge, bridge.subnet
+    cmds: list[Command] = []
+    if bridge.masquerade:
+        cmds.append(
+            ("nat", ["-I", "POSTROUTING", "1", "-s", sn, "!", "-o", br, "-j", "MASQUERADE"])
+        )
+    cmds += [
+        ("nat", ["-I", "DOCKER", "1", "-i", br, "-j", "RETURN"]),
+        (
+            "filter",
+            [
+                "-I",
+                "FORWARD",
+                "3",
+                "-o",
+                br,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "RELATED,ESTABLISHED",
+                "-j",
+                "ACCEPT",
+            ],
+        ),
+        ("filter", ["-I", "FORWARD", "4", "-o", br, "-j", "DOCKER"]),
+        ("filter", ["-I", "FORWARD", "5", "-i", br, "!", "-o", br, "-j", "ACCEPT"]),
+        (
+            "filter",
+            ["-I", "FORWARD", "6", "-i", br, "-o", br, "-j", "ACCEPT" if bridge.icc else "DROP"],
+        ),
+        (
+            "filter",
+            [
+                "-I",
+                "DOCKER-ISOLATION-STAGE-1",
+                "1",
+                "-i",
+                br,
+                "!",
+                "-o",
+                br,
+                "-j",
+                "DOCKER-ISOLATION-STAGE-2",
+            ],
+        ),
+        ("filter", ["-I", "DOCKER-ISOLATION-STAGE-2", "1", "-o", br, "-j", "DROP"]),
+    ]
+    return cmds
+
+
+def port_appends(port: PublishedPort) -> list[Command]:
+    """The rules of ``-p HOST:CONTAINER/PROTO`` (Docker 27, userland proxy on)."""
+    p, ip = port.proto, port.container_ip
+    return [
+        (
+            "nat",
+            [
+                "-A",
+                "POSTROUTING",
+                "-s",
+                f"{ip}/32",
+                "-d",
+                f"{ip}/32",
+                "-p",
+                p,
+                "-m",
+                p,
+                "--dport",
+                str(port.container_port),
+                "-j",
+                "MASQUERADE",
+            ],
+        ),
+        (
+            "nat",
+            [
+                "-A",
+                "DOCKER",
+                "!",
+                "-i",
+                port.bridge,
+                "-p",
+                p,
+                "-m",
+                p,
+                "--dport",
+                str(port.host_port),
+                "-j",
+                "DNAT",
+                "--to-destination",
+                f"{ip}:{port.container_port}",
+            ],
+        ),
+        (
+            "filter",
+            [
+                "-A",
+                "DOCKER",
+                "-d",
+                f"{ip}/32",
+                "!",
+                "-i",
+                port.bridge,
+                "-o",
+                port.bridge,
+                "-p",
+                p,
+                "-m",
+                p,
+                "--dport",
+                str(port.container_port),
+                "-j",
+                "ACCEPT",
+            ],
+        ),
+    ]
+
+
+def deletions(cmds: list[Command]) -> list[Command]:
+    """The ``-D`` commands that remove exactly what ``cmds`` added, newest first."""
+    out: list[Command] = []
+    for table, args in reversed(cmds):
+        op, chain, *rest = args
+        if op == "-I" and rest and rest[0].isdigit():
+            rest = rest[1:]
+        out.append((table, ["-D", chain, *rest]))
+    return out
+
+
+def restore_text(cmds: list[Command]) -> str:
+    """Input for ``iptables-restore --noflush`` that runs ``cmds`` in one go, table by table
+    (order kept within a table)."""
+    lines: list[str] = []
+    for table in ("nat", "filter"):
+        mine = [args for t, args in cmds if t == table]
+        if mine:
+            lines.append(f"*{table}")
+            lines += [" ".join(_quote(a) for a in args) for args in mine]
+            lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(arg: str) -> str:
+    return f'"{arg}"' if " " in arg else arg

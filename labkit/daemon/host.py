@@ -2,7 +2,8 @@
 
 Every method runs in the daemon's netlink worker thread (see :mod:`.server`), so netlink
 sockets are only ever used from one thread. Each operation either completes or undoes what
-it did, so after any error the lab is as it was.
+it did, so after any error the lab is as it was. Networks (:mod:`.networks`) and
+published ports (:mod:`.ports`) are kept in modules of their own.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import shutil
 import subprocess
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pyroute2 import NetlinkError
 
 from labkit.core import firewall, hosts, names
 from labkit.core.ipam import IPAM
+from labkit.core.ports import parse_ports
 from labkit.core.profiles import get_profile
 from labkit.daemon import holder, netlink
+from labkit.daemon.dns import DnsService, bind_udp
 from labkit.daemon.netlink import Netns
+from labkit.daemon.records import Endpoint, Network, NodeRecord
 from labkit.errors import (
     Conflict,
     InvalidArgument,
@@ -35,64 +39,21 @@ from labkit.errors import (
 
 RUN_DIR = "/run/labkit"
 BRIDGE = "docker0"
-#: the environment of every command run in the lab: stable, C-locale output
+EMBEDDED_DNS = "127.0.0.11"
+#: the environment of every command run in the lab: stable, C-locale output, and labkit's
+#: small in-lab programs (``python3 -m labkit.apps.whoami``) importable
 EXEC_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "LC_ALL": "C",
     "LANG": "C",
     "HOME": "/root",
     "TERM": "dumb",
+    "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    "PYTHONDONTWRITEBYTECODE": "1",
 }
 
 
-@dataclass
-class NodeRecord:
-    """A node of the lab: the host (the daemon itself), the outside world, or a container."""
-
-    name: str
-    kind: str
-    netns: Netns
-    hostname: str
-    holder: Future[int] | None  # the holder's PID, once it is ready; None for the host
-    files: str | None = None
-    # container facts
-    id: str = ""
-    ip: str = ""
-    mac: str = ""
-    veth: str = ""
-    links: dict[str, str] = field(default_factory=dict)
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    created: float = 0.0
-
-    @property
-    def pid(self) -> int | None:
-        """The holder's PID in the lab's pid namespace (waits until it is ready)."""
-        if self.holder is None:
-            return None
-        return self.holder.result(timeout=30)
-
-    def attrs(self, gateway: str, prefixlen: int, with_pid: bool = False) -> dict[str, Any]:
-        """What ``docker inspect`` would say, in labkit's words."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "id": self.id,
-            "short_id": self.id[:12],
-            "hostname": self.hostname,
-            "pid": self.pid if with_pid else None,
-            "netns": self.netns.name,
-            "network": "bridge",
-            "ip": self.ip,
-            "prefixlen": prefixlen,
-            "mac": self.mac,
-            "gateway": gateway,
-            "veth": self.veth,
-            "links": dict(self.links),
-            "steps": list(self.steps),
-        }
-
-
-def _run(argv: list[str], stdin: str | None = None) -> str:
+def run_tool(argv: list[str], stdin: str | None = None) -> str:
     """Run a lab tool in the daemon's own namespaces; raise with its message if it fails."""
     try:
         proc = subprocess.run(
@@ -103,6 +64,12 @@ def _run(argv: list[str], stdin: str | None = None) -> str:
     if proc.returncode != 0:
         raise KernelError(f"`{' '.join(argv)}` failed: {proc.stderr.strip() or proc.stdout}")
     return proc.stdout
+
+
+def apply_rules(cmds: list[firewall.Command]) -> None:
+    """Run iptables commands in one ``iptables-restore --noflush``."""
+    if cmds:
+        run_tool(["iptables-restore", "--noflush"], stdin=firewall.restore_text(cmds))
 
 
 class DockerHost:
@@ -118,23 +85,33 @@ class DockerHost:
     ) -> None:
         self.profile = get_profile(profile)
         gateway = self.profile.gateway if subnet is None else None
-        self.ipam = IPAM(subnet or self.profile.subnet, gateway=gateway)
+        self.default_ipam = IPAM(subnet or self.profile.subnet, gateway=gateway)
         self.rng = random.Random(seed)
         self.icc = icc
         self.mode = mode
         self.nodes: dict[str, NodeRecord] = {}
+        self.networks: dict[str, Network] = {}
         self.home_fd = -1
-        self.bridge_index = 0
         self.timings: dict[str, float] = {}
+        self.br_netfilter = True
+        self.dns: DnsService | None = None
 
     # ----------------------------------------------------------------- properties
     @property
+    def default(self) -> Network:
+        return self.networks["bridge"]
+
+    @property
     def gateway(self) -> str:
-        return str(self.ipam.gateway)
+        return str(self.default_ipam.gateway)
 
     @property
     def subnet(self) -> str:
-        return str(self.ipam.subnet)
+        return str(self.default_ipam.subnet)
+
+    @property
+    def host(self) -> Netns:
+        return self.nodes["host"].netns
 
     @property
     def containers(self) -> list[NodeRecord]:
@@ -152,6 +129,7 @@ class DockerHost:
             "bridge_mac": self.profile.bridge_mac,
             "mode": self.mode,
             "icc": self.icc,
+            "br_netfilter": self.br_netfilter,
             "uplink_ip": self.profile.uplink_ip,
             "router_ip": self.profile.router_ip,
             "outside_ip": self.profile.world_ip,
@@ -159,9 +137,6 @@ class DockerHost:
             "daemon_pid": os.getpid(),
             "timings": dict(self.timings),
         }
-
-    def ruleset(self) -> firewall.Ruleset:
-        return firewall.Ruleset([firewall.BridgeRules(BRIDGE, self.subnet, icc=self.icc)])
 
     # ----------------------------------------------------------------- start
     def start(self) -> dict[str, Any]:
@@ -175,9 +150,12 @@ class DockerHost:
         ipr.link("set", index=host.index("lo"), state="up")
         # docker0, as dockerd creates it: a bridge with the gateway address
         ipr.link("add", ifname=BRIDGE, kind="bridge", address=p.bridge_mac)
-        br = self.bridge_index = host.index(BRIDGE)
-        ipr.addr("add", index=br, address=self.gateway, prefixlen=self.ipam.prefixlen)
+        br = host.index(BRIDGE)
+        ipr.addr("add", index=br, address=self.gateway, prefixlen=self.default_ipam.prefixlen)
         ipr.link("set", index=br, state="up")
+        self.networks["bridge"] = Network(
+            "bridge", names.new_id(self.rng), BRIDGE, self.default_ipam, br, False, self.icc
+        )
         # the outside world: a namespace behind the host's uplink eth0
         outside = netlink.create_netns("outside", self.home_fd)
         ipr.link(
@@ -201,22 +179,43 @@ class DockerHost:
         for addr in (p.world_ip, p.resolver_ip):
             o.addr("add", index=1, address=addr, prefixlen=32)
         self.timings["netlink_ms"] = (time.perf_counter() - t0) * 1000
-        # what dockerd does to the host's kernel: forwarding on, FORWARD policy DROP, rules
-        self._write_sysctl("net/ipv4/ip_forward", "1")
-        _run(["iptables-restore", "--noflush"], stdin=self.ruleset().restore_text())
+        # what dockerd does to the host's kernel: forwarding on, bridged traffic through
+        # iptables, FORWARD policy DROP, its chains and rules
+        self._write_sysctl("net.ipv4.ip_forward", "1")
+        try:
+            self._write_sysctl("net.bridge.bridge-nf-call-iptables", "1")
+        except NotFound:
+            self.br_netfilter = False  # icc=False then isolates bridge ports instead
+        rules = firewall.Ruleset([firewall.BridgeRules(BRIDGE, self.subnet, icc=self.icc)])
+        run_tool(["iptables-restore", "--noflush"], stdin=rules.restore_text())
         self.timings["firewall_ms"] = (time.perf_counter() - t0) * 1000
         self.nodes["host"] = NodeRecord("host", "host", host, "docker-host", None)
-        files = self._write_files("outside", "outside", ip=p.world_ip, links=[])
+        files = self._write_files("outside", "outside", p.world_ip, [], p.resolver_ip)
         pid = holder.spawn_holder(outside.path, "outside", self._binds(files))
         pid.result(timeout=30)  # the first holder: a failure shows here, at once
         self._write_pid(files, pid)
         self.nodes["outside"] = NodeRecord("outside", "outside", outside, "outside", pid, files)
+        # name servers: the outside world's resolver, and the upstream of embedded DNS
+        self.dns = DnsService((p.resolver_ip, 53))
+        with netlink.inside(outside, self.home_fd):
+            sock = bind_udp(p.resolver_ip)
+        self.dns.add(sock, self._resolve_outside, forward=False)
         self.timings["start_ms"] = (time.perf_counter() - t0) * 1000
         return self.info()
 
+    def _resolve_outside(self, name: str) -> list[str] | None:
+        from labkit.core.dns import in_doc_zone
+
+        return [self.profile.world_ip] if in_doc_zone(name) else None
+
     # ----------------------------------------------------------------- files
     def _write_files(
-        self, name: str, hostname: str, ip: str | None, links: list[hosts.LinkEntry]
+        self,
+        name: str,
+        hostname: str,
+        ip: str | None,
+        links: list[hosts.LinkEntry],
+        nameserver: str,
     ) -> str:
         d = os.path.join(RUN_DIR, "nodes", name)
         os.makedirs(d, exist_ok=True)
@@ -225,7 +224,7 @@ class DockerHost:
         with open(os.path.join(d, "hostname"), "w") as f:
             f.write(hostname + "\n")
         with open(os.path.join(d, "resolv.conf"), "w") as f:
-            f.write(hosts.resolv_conf(self.profile.resolver_ip))
+            f.write(hosts.resolv_conf(nameserver))
         return d
 
     @staticmethod
@@ -247,12 +246,16 @@ class DockerHost:
             os.path.join(files, "resolv.conf"): "/etc/resolv.conf",
         }
 
+    # ----------------------------------------------------------------- sysctls
+    def _ctx(self, node: str) -> Any:
+        record = self.node(node)
+        if node == "host":
+            return contextlib.nullcontext()
+        return netlink.inside(record.netns, self.home_fd)
+
     def _write_sysctl(self, key: str, value: str, node: str = "host") -> str:
         path = "/proc/sys/" + key.replace(".", "/")
-        ns = self.nodes[node].netns if node in self.nodes else None
-        ctx = (
-            netlink.inside(ns, self.home_fd) if ns and node != "host" else contextlib.nullcontext()
-        )
+        ctx = contextlib.nullcontext() if node == "host" else self._ctx(node)
         with ctx:
             try:
                 with open(path) as f:
@@ -267,14 +270,8 @@ class DockerHost:
 
     def read_sysctl(self, key: str, node: str = "host") -> str:
         """``sysctl KEY`` inside a node's network namespace."""
-        record = self.node(node)
         path = "/proc/sys/" + key.replace(".", "/")
-        ctx = (
-            netlink.inside(record.netns, self.home_fd)
-            if node != "host"
-            else contextlib.nullcontext()
-        )
-        with ctx:
+        with self._ctx(node):
             try:
                 with open(path) as f:
                     return f.read().strip()
@@ -293,7 +290,7 @@ class DockerHost:
             return self.read_sysctl(key, node)
         return self._write_sysctl(key, str(value), node)
 
-    # ----------------------------------------------------------------- containers
+    # ----------------------------------------------------------------- lookups
     def node(self, name: str) -> NodeRecord:
         try:
             return self.nodes[name]
@@ -309,32 +306,66 @@ class DockerHost:
             raise NotFound(f"{name!r} is the lab's {rec.kind} node, not a container")
         return rec
 
+    def network(self, name: str) -> Network:
+        try:
+            return self.networks[name]
+        except KeyError:
+            known = ", ".join(self.networks)
+            raise NotFound(
+                f"network {name!r} not found (this lab has: {known}); create it with "
+                f"lab.networks.create({name!r})"
+            ) from None
+
+    def members(self, network: str) -> list[NodeRecord]:
+        return [c for c in self.containers if c.endpoint(network)]
+
+    def attrs(self, rec: NodeRecord, with_pid: bool = False) -> dict[str, Any]:
+        return rec.attrs(self.networks, with_pid)
+
+    # ----------------------------------------------------------------- docker run / rm
     def run(
-        self, name: str, links: dict[str, str] | None = None, stepwise: bool = False
+        self,
+        name: str,
+        links: dict[str, str] | None = None,
+        stepwise: bool = False,
+        ports: dict[Any, Any] | None = None,
+        network: str = "bridge",
     ) -> dict[str, Any]:
-        """``docker run --name NAME [--link c:alias]`` on the default bridge."""
+        """``docker run --name NAME [--network N] [--link c:alias] [-p H:C]``."""
         names.validate_name(name)
         if name in self.nodes:
             raise Conflict(
                 f'container name "{name}" is already in use in this lab; remove it first '
                 f"(lab.rm({name!r})) or choose another name"
             )
+        net = self.network(network)
         link_entries = self._check_links(links or {})
-        ip = self.ipam.allocate()
-        undo: list[Any] = [lambda: self.ipam.release(ip)]
+        from labkit.daemon import ports as ports_mod
+
+        specs = ports_mod.check(self, parse_ports(ports))
+        ip = net.ipam.allocate()
+        undo: list[Any] = [lambda: net.ipam.release(ip)]
         try:
-            return self._create(name, ip, link_entries, links or {}, stepwise, undo)
+            rec = self._create(name, net, ip, link_entries, links or {}, stepwise, undo)
+            for spec in specs:
+                ports_mod.publish(self, rec, spec, undo)
+            return self.attrs(rec)
         except BaseException as exc:
+            self.nodes.pop(name, None)
             for step in reversed(undo):
                 with contextlib.suppress(Exception):
                     step()
-            if isinstance(exc, LabkitError):
-                raise
-            if isinstance(exc, NetlinkError):
-                raise from_oserror(OSError(exc.code, str(exc)), f"docker run {name}") from None
-            if isinstance(exc, OSError):
-                raise from_oserror(exc, f"docker run {name}") from None
-            raise
+            raise self._translate(exc, f"docker run {name}") from None
+
+    @staticmethod
+    def _translate(exc: BaseException, doing: str) -> BaseException:
+        if isinstance(exc, LabkitError):
+            return exc
+        if isinstance(exc, NetlinkError):
+            return from_oserror(OSError(exc.code, str(exc)), doing)
+        if isinstance(exc, OSError):
+            return from_oserror(exc, doing)
+        return exc
 
     def _check_links(self, links: dict[str, str]) -> list[hosts.LinkEntry]:
         if not isinstance(links, dict):
@@ -356,44 +387,45 @@ class DockerHost:
     def _create(
         self,
         name: str,
+        net: Network,
         ip: str,
         link_entries: list[hosts.LinkEntry],
         links: dict[str, str],
         stepwise: bool,
         undo: list[Any],
-    ) -> dict[str, Any]:
-        host = self.nodes["host"].netns
+    ) -> NodeRecord:
+        host = self.host
         mac = names.mac_from_ip(ip)
         cid = names.new_id(self.rng)
         hostname = names.short_id(cid)
-        taken = {n.veth for n in self.nodes.values()}
-        veth = names.veth_name(self.rng, taken)
+        veth = self._new_veth()
         ns = netlink.create_netns(name, self.home_fd, ipv6=False)
         undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
-        br = self.bridge_index
         steps: list[dict[str, Any]] = []
         if stepwise:
-            self._docker_steps(host, ns, veth, br, mac, steps, undo)
+            self._docker_steps(host, ns, veth, net, mac, steps, undo)
         else:
-            host.rt.veth_add(veth, "eth0", ns.fd, mac, br)
+            host.rt.veth_add(veth, "eth0", ns.fd, mac, net.index)
             undo.append(lambda: host.rt.link_del(host.index(veth)))
+        self._isolate_if_needed(net, veth)
         rt = ns.rt
         rt.link_up(1)  # lo is always ifindex 1 in a new namespace
         eth0 = ns.index("eth0")
         t = time.perf_counter()
-        rt.addr_add(eth0, ip, self.ipam.prefixlen)
+        rt.addr_add(eth0, ip, net.ipam.prefixlen)
         rt.link_up(eth0)
         self._step(
             steps,
             stepwise,
-            f"ip -n {name} addr add {ip}/{self.ipam.prefixlen} dev eth0"
+            f"ip -n {name} addr add {ip}/{net.ipam.prefixlen} dev eth0"
             f" && ip -n {name} link set eth0 up",
             t,
         )
         t = time.perf_counter()
-        rt.default_route(self.gateway)
-        self._step(steps, stepwise, f"ip -n {name} route add default via {self.gateway}", t)
-        files = self._write_files(name, hostname, ip, link_entries)
+        rt.default_route(net.gateway)
+        self._step(steps, stepwise, f"ip -n {name} route add default via {net.gateway}", t)
+        nameserver = EMBEDDED_DNS if net.user_defined else self.profile.resolver_ip
+        files = self._write_files(name, hostname, ip, link_entries, nameserver)
         undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
         t = time.perf_counter()
         pid = holder.spawn_holder(ns.path, hostname, self._binds(files))
@@ -407,15 +439,26 @@ class DockerHost:
             holder=pid,
             files=files,
             id=cid,
-            ip=ip,
-            mac=mac,
-            veth=veth,
+            endpoints=[Endpoint(net.name, "eth0", ip, mac, veth)],
             links=dict(links),
             steps=steps,
             created=time.monotonic(),
         )
+        undo.append(lambda: holder.reap(pid.result(timeout=30)))
+        if net.user_defined:
+            self._start_dns(rec)
+            undo.append(lambda: self._stop_dns(rec))
         self.nodes[name] = rec
-        return rec.attrs(self.gateway, self.ipam.prefixlen)
+        return rec
+
+    def _new_veth(self) -> str:
+        taken = {e.veth for n in self.nodes.values() for e in n.endpoints}
+        return names.veth_name(self.rng, taken)
+
+    def _isolate_if_needed(self, net: Network, veth: str) -> None:
+        """icc=False without br_netfilter: bridge port isolation stands in for the DROP rule."""
+        if not net.icc and not self.br_netfilter:
+            run_tool(["bridge", "link", "set", "dev", veth, "isolated", "on"])
 
     @staticmethod
     def _step(steps: list[dict[str, Any]], on: bool, command: str, t0: float) -> None:
@@ -427,22 +470,21 @@ class DockerHost:
         host: Netns,
         ns: Netns,
         veth: str,
-        br: int,
+        net: Network,
         mac: str,
         steps: list[dict[str, Any]],
         undo: list[Any],
     ) -> None:
         """Docker's own order: a pair under temporary names, move one end, rename it eth0."""
         ipr = host.ipr
-        taken = {n.veth for n in self.nodes.values()} | {veth}
-        tmp = names.veth_name(self.rng, taken)
+        tmp = names.veth_name(self.rng, {veth, *(e.veth for e in self._all_endpoints())})
         t = time.perf_counter()
         ipr.link("add", ifname=veth, kind="veth", peer={"ifname": tmp})
         undo.append(lambda: ipr.link("del", ifname=veth))
         self._step(steps, True, f"ip link add {veth} type veth peer name {tmp}", t)
         t = time.perf_counter()
-        ipr.link("set", index=host.index(veth), master=br, state="up")
-        self._step(steps, True, f"ip link set {veth} master {BRIDGE} up", t)
+        ipr.link("set", index=host.index(veth), master=net.index, state="up")
+        self._step(steps, True, f"ip link set {veth} master {net.bridge} up", t)
         t = time.perf_counter()
         ipr.link("set", index=host.index(tmp), net_ns_fd=ns.fd)
         self._step(steps, True, f"ip link set {tmp} netns {ns.name}", t)
@@ -450,30 +492,71 @@ class DockerHost:
         ns.ipr.link("set", index=ns.index(tmp), ifname="eth0", address=mac)
         self._step(steps, True, f"ip -n {ns.name} link set {tmp} name eth0 address {mac}", t)
 
+    def _all_endpoints(self) -> list[Endpoint]:
+        return [e for n in self.nodes.values() for e in n.endpoints]
+
     def rm(self, name: str) -> dict[str, Any]:
-        """``docker rm -f NAME``: stop its processes, delete its veth pair, free its address."""
+        """``docker rm -f NAME``: stop its processes, delete its veth pairs, free addresses."""
+        from labkit.daemon import ports as ports_mod
+
         rec = self.container(name)
-        attrs = rec.attrs(self.gateway, self.ipam.prefixlen)
+        attrs = self.attrs(rec)
+        for pub in list(rec.ports):
+            ports_mod.unpublish(pub)
+        self._stop_dns(rec)
         if rec.holder is not None:
             with contextlib.suppress(OSError):
                 holder.reap(rec.holder.result(timeout=30))
-        host = self.nodes["host"].netns
-        with contextlib.suppress(OSError):
-            host.rt.link_del(host.index(rec.veth))
+        for e in rec.endpoints:
+            with contextlib.suppress(OSError):
+                self.host.rt.link_del(self.host.index(e.veth))
+            if e.network in self.networks:
+                self.networks[e.network].ipam.release(e.ip)
         rec.netns.close()
         netlink.delete_netns_file(rec.netns.path)
         if rec.files:
             shutil.rmtree(rec.files, ignore_errors=True)
-        self.ipam.release(rec.ip)
         del self.nodes[name]
         return attrs
 
     def list_containers(self) -> list[dict[str, Any]]:
-        return [c.attrs(self.gateway, self.ipam.prefixlen) for c in self.containers]
+        return [self.attrs(c) for c in self.containers]
 
     def inspect(self, name: str) -> dict[str, Any]:
-        rec = self.node(name)
-        return rec.attrs(self.gateway, self.ipam.prefixlen, with_pid=True)
+        return self.attrs(self.node(name), with_pid=True)
+
+    # ----------------------------------------------------------------- embedded DNS
+    def _start_dns(self, rec: NodeRecord) -> None:
+        """Docker's embedded DNS server at 127.0.0.11:53, inside the container's namespace."""
+        if rec.dns is not None or self.dns is None:
+            return
+        with netlink.inside(rec.netns, self.home_fd):
+            sock = bind_udp(EMBEDDED_DNS)
+        rec.dns = sock
+        self.dns.add(sock, lambda qname: self.resolve_for(rec.name, qname), forward=True)
+
+    def _stop_dns(self, rec: NodeRecord) -> None:
+        if rec.dns is not None and self.dns is not None:
+            self.dns.remove(rec.dns)
+            rec.dns = None
+
+    def resolve_for(self, asker: str, qname: str) -> list[str] | None:
+        """Names the embedded DNS knows for ``asker``: containers sharing a user-defined
+        network with it (name, hostname/short id, aliases), answered with their address on
+        that network. Called from the DNS thread."""
+        me = self.nodes.get(asker)
+        if me is None:
+            return None
+        found: list[str] = []
+        for mine in me.endpoints:
+            net = self.networks.get(mine.network)
+            if net is None or not net.user_defined:
+                continue
+            for other in list(self.nodes.values()):
+                e = other.endpoint(net.name) if other.kind == "container" else None
+                if e and qname in (other.name.lower(), other.hostname, other.id):
+                    found.append(e.ip)
+        return found or None
 
     # ----------------------------------------------------------------- commands
     def exec_prefix(self, name: str) -> list[str]:
@@ -495,7 +578,7 @@ class DockerHost:
         )
         if on is None or on == present:
             return present
-        _run(["iptables", "-t", "nat", "-A" if on else "-D", *rule])
+        run_tool(["iptables", "-t", "nat", "-A" if on else "-D", *rule])
         return on
 
     def close(self) -> None:

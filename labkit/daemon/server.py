@@ -22,8 +22,11 @@ class Daemon:
 
     #: methods run on the netlink worker thread, one at a time
     SERIAL = frozenset(
-        {"start", "run", "rm", "list_containers", "inspect", "snapshot", "sysctl", "masquerade"}
-    )
+        {
+            "start", "run", "rm", "list_containers", "inspect", "snapshot", "sysctl",
+            "masquerade", "network_create", "network_rm", "network_connect", "network_list",
+        }
+    )  # fmt: skip
     #: methods run on a thread of their own
     CONCURRENT = frozenset(
         {"exec_run", "hello", "probe", "capture_start", "capture_stop", "probe_timings"}
@@ -48,8 +51,28 @@ class Daemon:
         self.probes = Probes(host)
         return info
 
-    def run(self, name: str, links: dict[str, str] | None = None, stepwise: bool = False) -> Any:
-        return self.host.run(name, links=links, stepwise=stepwise)
+    def run(self, name: str, **kwargs: Any) -> Any:
+        return self.host.run(name, **kwargs)
+
+    def network_create(self, name: str, subnet: str | None = None) -> Any:
+        from labkit.daemon import networks
+
+        return networks.create(self.host, name, subnet)
+
+    def network_rm(self, name: str) -> None:
+        from labkit.daemon import networks
+
+        networks.remove(self.host, name)
+
+    def network_connect(self, name: str, container: str) -> Any:
+        from labkit.daemon import networks
+
+        return networks.connect(self.host, name, container)
+
+    def network_list(self) -> Any:
+        from labkit.daemon import networks
+
+        return networks.list_networks(self.host)
 
     def rm(self, name: str) -> Any:
         attrs = self.host.rm(name)

@@ -14,7 +14,8 @@ from typing import Any
 
 from labkit.core.snapshot import LinkInfo, NodeInfo, SnapshotData, match_wires
 from labkit.daemon import netlink
-from labkit.daemon.host import EXEC_ENV, DockerHost, NodeRecord
+from labkit.daemon.host import EXEC_ENV, DockerHost
+from labkit.daemon.records import NodeRecord
 
 SCOPES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 PROTOS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}

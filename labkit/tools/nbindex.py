@@ -60,14 +60,16 @@ def title_of(nb: nbformat.NotebookNode) -> str:
 
 
 def summary_of(nb: nbformat.NotebookNode) -> str:
-    """The first sentence of the first plain paragraph of the first markdown cell."""
+    """The first plain paragraph of the first markdown cell (its first sentence if long)."""
     first = next(c for c in nb.cells if c.cell_type == "markdown")
     for para in re.split(r"\n\s*\n", first.source):
         para = para.strip()
         if para and not para.startswith(("#", ">", "|", "-", "*", "<", "!")):
             text = " ".join(para.split())
             m = re.match(r"(.+?[.!?])(\s|$)", text)
-            return (m.group(1) if m else text).replace("|", "\\|")
+            if len(text) > 200 and m:
+                text = m.group(1)
+            return text.replace("|", "\\|")
     return ""
 
 

@@ -86,7 +86,7 @@ class SideBySide:
         cells = "".join(
             "<td style='vertical-align:top; text-align:left; padding:4px 12px 4px 0'>"
             f"<b>{html.escape(t)}</b><pre style='margin:4px 0'>{html.escape(body)}</pre></td>"
-            for t, body in zip(self.titles, (self.left, self.right))
+            for t, body in zip(self.titles, (self.left, self.right), strict=True)
         )
         return f"<table><tr>{cells}</tr></table>"
 

@@ -1,0 +1,121 @@
+"""User-defined bridge networks (``docker network create/rm/connect``), as dockerd makes them.
+
+A new network takes the first of Docker's default pools that overlaps no other network of
+the lab (172.18.0.0/16 when docker0 has 172.17.0.0/16), gets a bridge named ``br-`` + the
+first 12 hex digits of its id, the gateway on its first address, the same FORWARD and NAT
+rules as docker0 placed before the older networks', and isolation rules so that networks
+cannot reach each other. Containers on it use Docker's embedded DNS at 127.0.0.11.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import time
+from typing import TYPE_CHECKING, Any
+
+from labkit.core import firewall, names
+from labkit.core.ipam import IPAM, default_pools, parse_subnet
+from labkit.daemon.records import Endpoint, Network
+from labkit.errors import Conflict, InvalidArgument, InvalidSubnet, SubnetExhausted
+
+if TYPE_CHECKING:
+    from labkit.daemon.host import DockerHost
+
+
+def _pick_subnet(host: DockerHost, subnet: str | None) -> ipaddress.IPv4Network:
+    used = [n.ipam.subnet for n in host.networks.values()]
+    uplink = ipaddress.IPv4Network(
+        f"{host.profile.uplink_ip}/{host.profile.uplink_prefixlen}", strict=False
+    )
+    if subnet is not None:
+        net = parse_subnet(subnet)
+        for other in [*used, uplink]:
+            if net.overlaps(other):
+                raise InvalidSubnet(
+                    f"subnet {net} overlaps {other}, already used in this lab; pick another"
+                )
+        return net
+    for pool in default_pools():
+        if not any(pool.overlaps(u) for u in used):
+            return pool
+    raise SubnetExhausted("all of Docker's default address pools are in use in this lab")
+
+
+def create(host: DockerHost, name: str, subnet: str | None = None) -> dict[str, Any]:
+    """``docker network create [--subnet S] NAME`` (bridge driver)."""
+    names.validate_name(name, "network")
+    if name in host.networks or name in ("host", "none"):
+        raise Conflict(f"network with name {name} already exists")
+    net_addr = _pick_subnet(host, subnet)
+    nid = names.new_id(host.rng)
+    bridge = names.bridge_name(nid)
+    ipam = IPAM(str(net_addr))
+    ipr = host.host.ipr
+    ipr.link("add", ifname=bridge, kind="bridge")
+    try:
+        index = host.host.index(bridge)
+        ipr.addr("add", index=index, address=str(ipam.gateway), prefixlen=ipam.prefixlen)
+        ipr.link("set", index=index, state="up")
+        rules = firewall.bridge_inserts(firewall.BridgeRules(bridge, str(net_addr)))
+        from labkit.daemon.host import apply_rules
+
+        apply_rules(rules)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            ipr.link("del", ifname=bridge)
+        raise
+    net = Network(name, nid, bridge, ipam, index, True, True, rules, time.monotonic())
+    host.networks[name] = net
+    return net.attrs([])
+
+
+def remove(host: DockerHost, name: str) -> None:
+    """``docker network rm NAME``: refused while containers are attached, as Docker does."""
+    net = host.network(name)
+    if not net.user_defined:
+        raise InvalidArgument(f"{name} is a pre-defined network and cannot be removed")
+    members = [c.name for c in host.members(name)]
+    if members:
+        raise Conflict(
+            f"error while removing network: network {name} id {net.id} has active endpoints "
+            f"({', '.join(members)}); remove or disconnect them first"
+        )
+    from labkit.daemon.host import apply_rules
+
+    apply_rules(firewall.deletions(net.rules))
+    with contextlib.suppress(OSError):
+        host.host.rt.link_del(net.index)
+    del host.networks[name]
+
+
+def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
+    """``docker network connect NAME CONTAINER``: one more interface (eth1, eth2, …)."""
+    net = host.network(name)
+    rec = host.container(container)
+    if rec.endpoint(name):
+        raise Conflict(f"container {container} is already attached to network {name}")
+    ip = net.ipam.allocate()
+    ifname = f"eth{len(rec.endpoints)}"
+    mac = names.mac_from_ip(ip)
+    veth = host._new_veth()
+    try:
+        host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index)
+        try:
+            idx = rec.netns.index(ifname)
+            rec.netns.rt.addr_add(idx, ip, net.ipam.prefixlen)
+            rec.netns.rt.link_up(idx)
+        except BaseException:
+            host.host.rt.link_del(host.host.index(veth))
+            raise
+    except BaseException as exc:
+        net.ipam.release(ip)
+        raise host._translate(exc, f"docker network connect {name} {container}") from None
+    rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth))
+    if net.user_defined:
+        host._start_dns(rec)
+    return host.attrs(rec)
+
+
+def list_networks(host: DockerHost) -> list[dict[str, Any]]:
+    return [n.attrs([c.name for c in host.members(n.name)]) for n in host.networks.values()]

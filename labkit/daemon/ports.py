@@ -1,0 +1,105 @@
+"""Published ports (``docker run -p HOST:CONTAINER``): DNAT rules and the userland proxy.
+
+Docker 27 with its default ``--userland-proxy=true`` does two things for ``-p 8080:80``:
+rules in the nat and filter tables (traffic from *outside* is DNATed straight to the
+container, keeping the client's own address), and a ``docker-proxy`` process listening on
+the host's port for what the rules do not catch (the host itself, and other containers
+going through the host's address).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
+
+from labkit.core import firewall
+from labkit.core.ports import EPHEMERAL_START, PortSpec
+from labkit.daemon.records import NodeRecord, Published
+from labkit.errors import Conflict, KernelError
+
+if TYPE_CHECKING:
+    from labkit.daemon.host import DockerHost
+
+
+def _taken(host: DockerHost) -> set[tuple[int, str]]:
+    return {(p.host_port, p.proto) for n in host.nodes.values() for p in n.ports}
+
+
+def check(host: DockerHost, specs: list[PortSpec]) -> list[PortSpec]:
+    """Give every spec a host port (first free from 32768 when none was asked) and refuse
+    ports already published, with Docker's words."""
+    taken = _taken(host)
+    out = []
+    for spec in specs:
+        hp = spec.host_port
+        if hp is None:
+            hp = EPHEMERAL_START
+            while (hp, spec.proto) in taken:
+                hp += 1
+        elif (hp, spec.proto) in taken:
+            raise Conflict(
+                f"Bind for 0.0.0.0:{hp} failed: port is already allocated "
+                f"({spec.proto}); publish on another host port"
+            )
+        taken.add((hp, spec.proto))
+        out.append(PortSpec(spec.container_port, spec.proto, hp))
+    return out
+
+
+def publish(host: DockerHost, rec: NodeRecord, spec: PortSpec, undo: list[Any]) -> Published:
+    """Add the rules and start the proxy for one published port of a new container."""
+    from labkit.daemon.host import EXEC_ENV, apply_rules
+
+    assert spec.host_port is not None and rec.primary is not None
+    net = host.networks[rec.primary.network]
+    rules = firewall.port_appends(
+        firewall.PublishedPort(
+            net.bridge, rec.primary.ip, spec.container_port, spec.host_port, spec.proto
+        )
+    )
+    apply_rules(rules)
+    pub = Published(spec.container_port, spec.proto, spec.host_port, rules)
+    undo.append(lambda: apply_rules(firewall.deletions(rules)))
+    argv = [
+        sys.executable, "-m", "labkit.apps.proxy",
+        "-proto", spec.proto,
+        "-host-ip", "0.0.0.0",
+        "-host-port", str(spec.host_port),
+        "-container-ip", rec.primary.ip,
+        "-container-port", str(spec.container_port),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=EXEC_ENV,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != b"ready":
+        proc.kill()
+        proc.wait()
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise KernelError(f"the userland proxy for port {spec.host_port} did not start: {err}")
+    pub.proxy = proc
+    undo.append(lambda: _stop(proc))
+    rec.ports.append(pub)
+    return pub
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a proxy we started, by PID."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+
+
+def unpublish(pub: Published) -> None:
+    """Remove exactly the rules of one published port and stop its proxy."""
+    from labkit.daemon.host import apply_rules
+
+    apply_rules(firewall.deletions(pub.rules))
+    if pub.proxy is not None:
+        _stop(pub.proxy)
