@@ -51,7 +51,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def shell_argv(record: dict, node: str, command: list[str]) -> list[str]:
     """The nsenter command line that puts a shell (or command) inside a lab's node."""
-    enter = [sandbox.which("nsenter") or "nsenter", "-t", str(record["sandbox_pid"]), "-m", "-n"]
+    enter = [
+        sandbox.which("nsenter") or "nsenter",
+        "-t",
+        str(record["sandbox_pid"]),
+        "-m",
+        "-n",
+        "-u",
+    ]
     if record["mode"] == "rootless":
         enter[1:1] = ["--preserve-credentials", "-U"]
     inner = command or ["bash", "-i"]

@@ -39,7 +39,7 @@ LEARNER_TOOLS = {
 }
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-BASE = ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+BASE = ["--net", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"]
 MODES = {
     "rootless": ["unshare", "--user", "--map-root-user", *BASE],
     "root": ["unshare", *BASE],

@@ -99,9 +99,9 @@ class IPAM:
                 self._used.add(i)
                 return str(ipaddress.IPv4Address(i))
         raise SubnetExhausted(
-            f"subnet {self.subnet} has no free address left ({len(self._used)} containers and "
-            f"the gateway {self.gateway} use them all); remove a container or create the lab "
-            "with a larger subnet"
+            f"subnet {self.subnet} has no free address left (the gateway {self.gateway} and "
+            f"{len(self._used)} container{'s' if len(self._used) != 1 else ''} use them all); "
+            "remove a container or create the lab with a larger subnet"
         )
 
     def release(self, ip: str) -> None:

@@ -15,7 +15,8 @@ Node
   kind:      "host" | "outside" | "container"
   hostname:  str
   links:     [Link]
-  addrs:     [{"ifname": str, "address": str, "prefixlen": int, "family": 4 | 6}]
+  addrs:     [{"ifname": str, "address": str, "prefixlen": int, "family": 4 | 6,
+               "broadcast": str | None}]
   routes:    [{"dst": "default" | "a.b.c.d/n", "gateway": str | None, "dev": str | None,
                "scope": "universe" | "link" | "host", "proto": str, "prefsrc": str | None}]
              IPv4, main table only

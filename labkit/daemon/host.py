@@ -24,7 +24,7 @@ from labkit.core import firewall, hosts, names
 from labkit.core.ipam import IPAM
 from labkit.core.ports import parse_ports
 from labkit.core.profiles import get_profile
-from labkit.daemon import holder, netlink
+from labkit.daemon import holder, netlink, nsutil
 from labkit.daemon.dns import DnsService, bind_udp
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Endpoint, Network, NodeRecord
@@ -38,6 +38,7 @@ from labkit.errors import (
 )
 
 RUN_DIR = "/run/labkit"
+HOST_NAME = "docker-host"
 BRIDGE = "docker0"
 EMBEDDED_DNS = "127.0.0.11"
 #: the environment of every command run in the lab: stable, C-locale output, and labkit's
@@ -189,7 +190,8 @@ class DockerHost:
         rules = firewall.Ruleset([firewall.BridgeRules(BRIDGE, self.subnet, icc=self.icc)])
         run_tool(["iptables-restore", "--noflush"], stdin=rules.restore_text())
         self.timings["firewall_ms"] = (time.perf_counter() - t0) * 1000
-        self.nodes["host"] = NodeRecord("host", "host", host, "docker-host", None)
+        self.nodes["host"] = NodeRecord("host", "host", host, HOST_NAME, None)
+        self._own_etc()
         files = self._write_files("outside", "outside", p.world_ip, [], p.resolver_ip)
         pid = holder.spawn_holder(outside.path, "outside", self._binds(files))
         pid.result(timeout=30)  # the first holder: a failure shows here, at once
@@ -202,6 +204,21 @@ class DockerHost:
         self.dns.add(sock, self._resolve_outside, forward=False)
         self.timings["start_ms"] = (time.perf_counter() - t0) * 1000
         return self.info()
+
+    def _own_etc(self) -> None:
+        """The host node's own hostname, ``/etc/hosts`` and ``/etc/resolv.conf``.
+
+        The daemon has its own UTS and mount namespaces, so this changes nothing outside the
+        lab: without it, a lookup on the lab's host (``route`` without ``-n`` does one)
+        would ask the machine's own resolvers — unreachable from the lab, and not ours to
+        query. Every node of the lab resolves only inside the lab.
+        """
+        files = self._write_files("host", HOST_NAME, self.profile.uplink_ip, [],
+                                  self.profile.resolver_ip)  # fmt: skip
+        for src, dst in self._binds(files).items():
+            nsutil.mount(src, dst, None, nsutil.MS_BIND)
+        nsutil.sethostname(HOST_NAME)
+        self.nodes["host"].files = files
 
     def _resolve_outside(self, name: str) -> list[str] | None:
         from labkit.core.dns import in_doc_zone
@@ -405,7 +422,7 @@ class DockerHost:
         if stepwise:
             self._docker_steps(host, ns, veth, net, mac, steps, undo)
         else:
-            host.rt.veth_add(veth, "eth0", ns.fd, mac, net.index)
+            host.rt.veth_add(veth, "eth0", ns.fd, mac, net.index, self._host_mac())
             undo.append(lambda: host.rt.link_del(host.index(veth)))
         self._isolate_if_needed(net, veth)
         rt = ns.rt
@@ -451,6 +468,13 @@ class DockerHost:
         self.nodes[name] = rec
         return rec
 
+    def _host_mac(self) -> str:
+        """A MAC for a host-side veth: random and locally administered, as the kernel would
+        pick, but drawn from the lab's generator so a seeded lab repeats itself."""
+        raw = bytearray(self.rng.getrandbits(8) for _ in range(6))
+        raw[0] = (raw[0] & 0xFC) | 0x02
+        return ":".join(f"{b:02x}" for b in raw)
+
     def _new_veth(self) -> str:
         taken = {e.veth for n in self.nodes.values() for e in n.endpoints}
         return names.veth_name(self.rng, taken)
@@ -479,7 +503,7 @@ class DockerHost:
         ipr = host.ipr
         tmp = names.veth_name(self.rng, {veth, *(e.veth for e in self._all_endpoints())})
         t = time.perf_counter()
-        ipr.link("add", ifname=veth, kind="veth", peer={"ifname": tmp})
+        ipr.link("add", ifname=veth, kind="veth", address=self._host_mac(), peer={"ifname": tmp})
         undo.append(lambda: ipr.link("del", ifname=veth))
         self._step(steps, True, f"ip link add {veth} type veth peer name {tmp}", t)
         t = time.perf_counter()

@@ -100,7 +100,7 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     mac = names.mac_from_ip(ip)
     veth = host._new_veth()
     try:
-        host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index)
+        host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index, host._host_mac())
         try:
             idx = rec.netns.index(ifname)
             rec.netns.rt.addr_add(idx, ip, net.ipam.prefixlen)

@@ -110,9 +110,16 @@ class RawRtnl:
         self._request(m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL)
 
     def veth_add(
-        self, ifname: str, peer: str, peer_netns_fd: int, peer_mac: str, master: int
+        self,
+        ifname: str,
+        peer: str,
+        peer_netns_fd: int,
+        peer_mac: str,
+        master: int,
+        mac: str | None = None,
     ) -> None:
-        """``ip link add IFNAME master BR up type veth peer name PEER netns NS address MAC``."""
+        """``ip link add IFNAME [address MAC] master BR up type veth peer name PEER netns NS
+        address PEER_MAC``."""
         m = ifinfmsg()
         m["flags"] = IFF_UP
         m["change"] = IFF_UP
@@ -125,6 +132,7 @@ class RawRtnl:
         }
         m["attrs"] = [
             ("IFLA_IFNAME", ifname),
+            *([("IFLA_ADDRESS", mac)] if mac else []),
             ("IFLA_MASTER", master),
             (
                 "IFLA_LINKINFO",

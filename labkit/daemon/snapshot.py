@@ -73,6 +73,7 @@ def _node(host: DockerHost, rec: NodeRecord) -> NodeInfo:
             "ifname": names.get(int(a["index"]), str(a["index"])),
             "address": a.get("address"),
             "prefixlen": int(a["prefixlen"]),
+            "broadcast": a.get("broadcast"),
             "family": 4 if a["family"] == socket.AF_INET else 6,
         }
         for a in ipr.get_addr()

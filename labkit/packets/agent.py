@@ -489,8 +489,12 @@ def main() -> None:
     import scapy.layers.l2  # noqa: F401
     import scapy.sendrecv  # noqa: F401
     from scapy.config import conf
+    from scapy.supersocket import L3RawSocket
 
     conf.verb = 0
+    # Layer-3 packets go through the kernel's own raw socket: its routing table and its
+    # ARP cache, exactly as a program in the container would (so `ip neigh` fills in).
+    conf.L3socket = L3RawSocket
     import_ms = (time.perf_counter() - t0) * 1000.0
 
     agent = Agent(out, import_ms, fingerprint)

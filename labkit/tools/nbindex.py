@@ -119,9 +119,7 @@ def plan(folder: Path) -> dict[Path, str]:
 
 def stale(folder: Path) -> list[Path]:
     """Files whose content differs from what :func:`plan` generates."""
-    return [
-        p for p, text in plan(folder).items() if not p.exists() or p.read_text() != text
-    ]
+    return [p for p, text in plan(folder).items() if not p.exists() or p.read_text() != text]
 
 
 def update(folder: Path) -> list[Path]:

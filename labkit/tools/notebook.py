@@ -78,9 +78,7 @@ class SideBySide:
         self.titles = (left_title, right_title)
 
     def __repr__(self) -> str:
-        return (
-            f"── {self.titles[0]} ──\n{self.left}\n\n── {self.titles[1]} ──\n{self.right}"
-        )
+        return f"── {self.titles[0]} ──\n{self.left}\n\n── {self.titles[1]} ──\n{self.right}"
 
     def _repr_html_(self) -> str:
         cells = "".join(

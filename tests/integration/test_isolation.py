@@ -42,6 +42,8 @@ def root_namespace_state() -> dict[str, object]:
         "nft": _cmd(["nft", "list", "ruleset"]),
         "iptables": [_cmd(["iptables", "-t", t, "-S"]) for t in ("nat", "filter")],
         "forward": Path("/proc/sys/net/ipv4/ip_forward").read_text(),
+        "hostname": Path("/proc/sys/kernel/hostname").read_text(),
+        "resolv.conf": Path("/etc/resolv.conf").read_text(),
         "run_netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
     }
 

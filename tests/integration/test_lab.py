@@ -221,3 +221,26 @@ def test_two_labs_same_names(can_lab: None) -> None:
         assert a.host.exec_run("ip netns list").output.split()[0:1] != []
         b.rm("web")
         assert a.containers.get("web").exec_run("hostname").exit_code == 0
+
+
+def test_every_node_resolves_only_inside_the_lab(lab: Lab) -> None:
+    c1 = lab.run("c1")
+    for node in (lab.host, lab.outside, c1):
+        conf = node.exec_run("cat /etc/resolv.conf").output
+        assert conf.splitlines()[0] == "nameserver 203.0.113.53", (node, conf)
+    assert lab.host.exec_run("hostname").output.strip() == "docker-host"
+    # `route` without -n looks names up: answered inside the lab, at once
+    r = lab.host.exec_run("route", timeout=5)
+    assert r.exit_code == 0 and "default" in r.output
+    ct = lab.host.exec_run("conntrack -L -p udp --dport 53").output
+    assert all("dst=203.0.113.53" in line for line in ct.splitlines() if "dport=53" in line)
+
+
+def test_seeded_labs_repeat_themselves(can_lab: None) -> None:
+    facts = []
+    for _ in range(2):
+        with Lab(seed=99) as lab:
+            c = lab.run("c1")
+            mac = lab.host.exec_run(f"cat /sys/class/net/{c.veth}/address").output.strip()
+            facts.append((c.id, c.veth, mac))
+    assert facts[0] == facts[1]
