@@ -15,20 +15,26 @@ import sys
 
 
 def main() -> None:
-    if os.getpid() == 1:
-        parent_end, daemon_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        child = os.fork()
-        if child:
-            daemon_end.close()
-            os.close(0)
-            os.close(1)
-            from labkit.daemon import holder
+    if os.getpid() != 1:
+        # only ever run as pid 1 of the sandbox labkit.sandbox creates (new user/net/mount/
+        # uts/pid namespaces): anywhere else it would build docker0 in the machine's own
+        # network namespace
+        sys.exit(
+            "labkit.daemon runs only inside a lab's sandbox; start a lab with "
+            "labkit.Lab() or `labkit demo` instead"
+        )
+    # pid 1 forks the daemon and stays behind as the zygote and reaper
+    parent_end, daemon_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    child = os.fork()
+    from labkit.daemon import holder
 
-            holder.zygote(parent_end, child)
-        parent_end.close()
-        from labkit.daemon import holder
-
-        holder.ZYGOTE = holder.Zygote(daemon_end)
+    if child:
+        daemon_end.close()
+        os.close(0)
+        os.close(1)
+        holder.zygote(parent_end, child)
+    parent_end.close()
+    holder.ZYGOTE = holder.Zygote(daemon_end)
     # the protocol gets private copies of stdin/stdout; fd 1 then points at stderr, so a
     # stray print() from any library can never corrupt a frame
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
