@@ -7,16 +7,19 @@ interface caches are process-global. Agents die with the lab (its pid namespace)
 
 from __future__ import annotations
 
-import os
+import pickle
+import socket
+import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from labkit.daemon.host import EXEC_ENV, DockerHost
 from labkit.errors import InvalidArgument, NotFound
-from labkit.packets.agentclient import AgentClient, AgentError
+from labkit.packets.agentclient import AgentClient, AgentError, ForkedAgent
 
 
 def parse_point(point: object) -> tuple[str, str]:
@@ -41,6 +44,69 @@ class Probes:
         self._captures: dict[int, dict[str, tuple[str, int]]] = {}
         self._next = 1
         self.ready_ms: dict[str, float] = {}
+        self._zygote: subprocess.Popen[bytes] | None = None
+        self._zygote_sock: socket.socket | None = None
+        self._zygote_lock = threading.Lock()
+        self._zygote_ready = False
+        self.zygote_import_ms = 0.0
+
+    def _start_zygote(self) -> None:
+        """Start the agents' fork server; it imports scapy while the lab goes on."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = self._env()
+        env["LABKIT_ZYGOTE_FD"] = str(theirs.fileno())
+        self._zygote = subprocess.Popen(
+            [sys.executable, "-m", "labkit.packets.zygote"],
+            stdin=subprocess.DEVNULL,
+            env=env,
+            pass_fds=(theirs.fileno(),),
+        )
+        theirs.close()
+        self._zygote_sock = mine
+        self._zygote_ready = False
+
+    def _await_zygote(self) -> None:
+        """Wait (once) for the zygote's ``ready``: scapy is imported."""
+        assert self._zygote_sock is not None
+        if not self._zygote_ready:
+            msg = self._zygote_sock.recv(1024)
+            if not msg.startswith(b"ready"):
+                raise AgentError(f"the agent zygote did not start: {msg!r}")
+            self.zygote_import_ms = float(msg.split()[1])
+            self._zygote_ready = True
+
+    def prewarm(self) -> None:
+        """Start the zygote now, so the first capture does not wait for scapy's import."""
+        with self._zygote_lock:
+            if self._zygote is None:
+                self._start_zygote()
+
+    def _env(self) -> dict[str, str]:
+        env = dict(EXEC_ENV)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return env
+
+    def _fork_agent(self, node: str) -> AgentClient:
+        """An agent forked by the zygote (scapy already imported) inside ``node``."""
+        rec = self.host.node(node)
+        paths = {}
+        if rec.pid is not None:
+            paths = {kind: f"/proc/{rec.pid}/ns/{kind}" for kind in ("net", "uts", "mnt")}
+        with self._zygote_lock:
+            if self._zygote is None or self._zygote.poll() is not None:
+                self._start_zygote()
+            self._await_zygote()
+            t0 = time.perf_counter()
+            assert self._zygote_sock is not None
+            self._zygote_sock.send(pickle.dumps(paths))
+            msg, fds, _flags, _addr = socket.recv_fds(self._zygote_sock, 1024, 1)
+        if msg.startswith(b"E ") or not fds:
+            raise AgentError(f"the agent zygote could not start an agent in {node}: {msg!r}")
+        sock = socket.socket(fileno=fds[0])
+        agent = AgentClient(["zygote", node], proc=ForkedAgent(sock, int(msg)))
+        agent.ready_ms = (time.perf_counter() - t0) * 1000
+        return agent
 
     def agent(self, node: str) -> AgentClient:
         """The node's agent, spawned (inside its namespaces) on first use."""
@@ -50,11 +116,7 @@ class Probes:
             agent = self._agents.get(node)
             if agent is not None and agent.alive:
                 return agent
-            prefix = self.host.exec_prefix(node)
-            env = dict(EXEC_ENV)
-            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-            agent = AgentClient([*prefix, sys.executable, "-m", "labkit.packets.agent"], env=env)
+            agent = self._fork_agent(node)
             self._agents[node] = agent
             self.ready_ms[node] = agent.ready_ms
             return agent
@@ -129,6 +191,3 @@ class Probes:
     def close(self) -> None:
         for node in list(self._agents):
             self.forget(node)
-
-
-_ = os

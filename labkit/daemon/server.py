@@ -49,6 +49,7 @@ class Daemon:
         self.host = host
         info = host.start()
         self.probes = Probes(host)
+        self.probes.prewarm()
         return info
 
     def run(self, name: str, **kwargs: Any) -> Any:
@@ -155,7 +156,11 @@ class Daemon:
         return self.probes.capture_stop(handle)
 
     def probe_timings(self) -> dict[str, float]:
-        return dict(self.probes.ready_ms)
+        """Agent readiness per node (ms, with scapy already imported by the zygote), and
+        the zygote's own scapy import."""
+        out = dict(self.probes.ready_ms)
+        out["zygote_import"] = self.probes.zygote_import_ms
+        return out
 
     def close(self) -> None:
         for proc in self.procs:

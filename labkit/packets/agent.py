@@ -472,14 +472,8 @@ class Agent:
         return results
 
 
-def main() -> None:
-    """Run the agent on stdin/stdout until stdin reaches end of file."""
-    # Keep the protocol stream private: anything printed (scapy, C libraries) goes to stderr.
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    inp = sys.stdin.buffer
-
-    fingerprint = net_fingerprint()
+def import_scapy() -> float:
+    """Import the scapy layers an agent uses; returns the milliseconds it took."""
     t0 = time.perf_counter()
     # Not scapy.all (twice as slow to import): the common layers; rebuild() imports any
     # other layer module a packet description names.
@@ -495,9 +489,29 @@ def main() -> None:
     # Layer-3 packets go through the kernel's own raw socket: its routing table and its
     # ARP cache, exactly as a program in the container would (so `ip neigh` fills in).
     conf.L3socket = L3RawSocket
-    import_ms = (time.perf_counter() - t0) * 1000.0
+    return (time.perf_counter() - t0) * 1000.0
 
-    agent = Agent(out, import_ms, fingerprint)
+
+def reload_scapy_caches() -> None:
+    """Re-read interfaces and routes: for an agent that entered its namespace after scapy
+    was imported (the forked agents of :mod:`labkit.packets.zygote`)."""
+    from scapy.config import conf
+    from scapy.interfaces import get_working_if
+
+    conf.ifaces.reload()
+    conf.route.resync()
+    if conf.route6 is not None:
+        conf.route6.resync()
+    conf.iface = get_working_if()
+
+
+def serve(import_ms: float, fingerprint: tuple[Any, ...] | None = None) -> None:
+    """Answer requests on stdin/stdout until stdin reaches end of file, then exit."""
+    # Keep the protocol stream private: anything printed (scapy, C libraries) goes to stderr.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    inp = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    agent = Agent(out, import_ms, fingerprint if fingerprint is not None else net_fingerprint())
     while True:
         try:
             request = read_frame(inp)
@@ -513,6 +527,12 @@ def main() -> None:
     agent.shutdown()
     sys.stderr.flush()
     os._exit(0)
+
+
+def main() -> None:
+    """Run the agent on stdin/stdout (started already inside its namespace)."""
+    fingerprint = net_fingerprint()
+    serve(import_scapy(), fingerprint)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ class AgentClient:
     :param ready_timeout: seconds to wait for the agent's first reply (scapy import).
     :param call_timeout: default seconds a :meth:`call` waits (None: forever).
     :param env: environment of the agent (default: inherited).
+    :param proc: an agent already running (a :class:`ForkedAgent` from the zygote) instead
+        of spawning ``argv``.
     :raises AgentDied: the agent exited or did not become ready in time.
     """
 
@@ -55,6 +57,7 @@ class AgentClient:
         ready_timeout: float = 60.0,
         call_timeout: float | None = 120.0,
         env: dict[str, str] | None = None,
+        proc: Any = None,
     ) -> None:
         self.argv = list(argv)
         self.call_timeout = call_timeout
@@ -66,7 +69,7 @@ class AgentClient:
         self._closed = False
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         t0 = time.perf_counter()
-        self._proc = subprocess.Popen(
+        self._proc = proc or subprocess.Popen(
             self.argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -232,3 +235,47 @@ class AgentClient:
     def __repr__(self) -> str:
         state = "alive" if self.alive else "dead"
         return f"<AgentClient pid={self.pid} {state} argv={self.argv!r}>"
+
+
+class ForkedAgent:
+    """A ``Popen``-like handle on an agent forked by :mod:`labkit.packets.zygote`: its
+    protocol runs on a socket, and it is watched through a pidfd (it is not our child)."""
+
+    def __init__(self, sock: Any, pid: int) -> None:
+        import io
+        import os
+
+        self.pid = pid
+        self._sock = sock
+        self.stdin = sock.makefile("wb")
+        self.stdout = sock.makefile("rb")
+        self.stderr = io.BytesIO()  # its stderr is the lab daemon's
+        self.returncode: int | None = None
+        self._pidfd = os.pidfd_open(pid)
+
+    def poll(self) -> int | None:
+        import select
+
+        if self.returncode is None and select.select([self._pidfd], [], [], 0)[0]:
+            self.returncode = 0
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        import select
+
+        if self.returncode is None:
+            if not select.select([self._pidfd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"agent {self.pid}", timeout or 0)
+            self.returncode = 0
+        self._sock.close()
+        return self.returncode
+
+    def kill(self) -> None:
+        import os
+        import signal
+
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)  # the agent we asked for, by PID
+            except ProcessLookupError:
+                pass
