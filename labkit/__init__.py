@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Lab": "labkit.client.lab",
     "ContainerCollection": "labkit.client.lab",
-    "Network": "labkit.client.lab",
+    "Network": "labkit.client.models",
     "NetworkCollection": "labkit.client.lab",
     "Container": "labkit.client.models",
     "ExecResult": "labkit.client.models",
@@ -83,8 +83,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from labkit.client.lab import ContainerCollection, Lab, Network, NetworkCollection
-    from labkit.client.models import Container, ExecResult, Host, Node, Outside
+    from labkit.client.lab import ContainerCollection, Lab, NetworkCollection
+    from labkit.client.models import Container, ExecResult, Host, Network, Node, Outside
     from labkit.client.snapshot import Snapshot
     from labkit.errors import (
         Conflict,

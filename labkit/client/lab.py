@@ -12,7 +12,7 @@ from typing import Any
 from labkit import sandbox
 from labkit.client import registry
 from labkit.client.connection import Connection
-from labkit.client.models import Container, Host, Node, Outside
+from labkit.client.models import Container, Host, Network, Node, Outside
 from labkit.client.packets import LabCapture
 from labkit.client.snapshot import Snapshot
 from labkit.core.ipam import parse_subnet
@@ -53,61 +53,6 @@ class ContainerCollection:
 
     def __repr__(self) -> str:
         return f"<ContainerCollection: {', '.join(c.name for c in self.list()) or 'empty'}>"
-
-
-class Network:
-    """A bridge network of the lab. Similar to docker-py's ``Network``."""
-
-    def __init__(self, lab: Lab, attrs: dict[str, Any]) -> None:
-        self._lab = lab
-        self.attrs = attrs
-
-    @property
-    def name(self) -> str:
-        return str(self.attrs["name"])
-
-    @property
-    def id(self) -> str:
-        return str(self.attrs["id"])
-
-    @property
-    def short_id(self) -> str:
-        return str(self.attrs["short_id"])
-
-    @property
-    def bridge(self) -> str:
-        """The Linux bridge: ``docker0``, or ``br-`` + 12 hex digits of the id."""
-        return str(self.attrs["bridge"])
-
-    @property
-    def subnet(self) -> str:
-        return str(self.attrs["subnet"])
-
-    @property
-    def gateway(self) -> str:
-        return str(self.attrs["gateway"])
-
-    @property
-    def containers(self) -> list[Container]:
-        """The containers attached to it (``docker network inspect``)."""
-        self.reload()
-        return [self._lab.containers.get(n) for n in self.attrs["containers"]]
-
-    def reload(self) -> None:
-        self.attrs = self._lab.networks.get(self.name).attrs
-
-    def connect(self, container: str | Container) -> None:
-        """Attach a running container: it gets one more interface (eth1, …).
-        Similar to ``docker network connect``."""
-        name = container.name if isinstance(container, Container) else container
-        self._lab._call("network_connect", self.name, name)
-
-    def remove(self) -> None:
-        """Similar to ``docker network rm``; refused while containers are attached."""
-        self._lab._call("network_rm", self.name)
-
-    def __repr__(self) -> str:
-        return f"<Network: {self.name} {self.subnet} on {self.bridge}>"
 
 
 class NetworkCollection:

@@ -148,14 +148,10 @@ class Outside(Node):
         return str(self._lab.info["router_ip"])
 
 
-class Container(Node):
-    """A container on the lab's bridge. Similar to docker-py's ``Container``."""
+class Resource:
+    """What docker-py's models share: the daemon's facts in ``attrs``, an id, a short id."""
 
-    kind = "container"
-
-    def __init__(self, lab: Lab, attrs: dict[str, Any]) -> None:
-        super().__init__(lab, attrs["name"])
-        self.attrs = attrs
+    attrs: dict[str, Any]
 
     @property
     def id(self) -> str:
@@ -164,6 +160,22 @@ class Container(Node):
     @property
     def short_id(self) -> str:
         return str(self.attrs["short_id"])
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.id == self.id  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+class Container(Node, Resource):
+    """A container on the lab's bridge. Similar to docker-py's ``Container``."""
+
+    kind = "container"
+
+    def __init__(self, lab: Lab, attrs: dict[str, Any]) -> None:
+        super().__init__(lab, attrs["name"])
+        self.attrs = attrs
 
     @property
     def hostname(self) -> str:
@@ -230,3 +242,50 @@ class Container(Node):
             )
         )
         return f"<table><caption>Container {html.escape(self.name)}</caption>{rows}</table>"
+
+
+class Network(Resource):
+    """A bridge network of the lab. Similar to docker-py's ``Network``."""
+
+    def __init__(self, lab: Lab, attrs: dict[str, Any]) -> None:
+        self._lab = lab
+        self.attrs = attrs
+
+    @property
+    def name(self) -> str:
+        return str(self.attrs["name"])
+
+    @property
+    def bridge(self) -> str:
+        """The Linux bridge: ``docker0``, or ``br-`` + 12 hex digits of the id."""
+        return str(self.attrs["bridge"])
+
+    @property
+    def subnet(self) -> str:
+        return str(self.attrs["subnet"])
+
+    @property
+    def gateway(self) -> str:
+        return str(self.attrs["gateway"])
+
+    @property
+    def containers(self) -> list[Container]:
+        """The containers attached to it (``docker network inspect``)."""
+        self.reload()
+        return [self._lab.containers.get(n) for n in self.attrs["containers"]]
+
+    def reload(self) -> None:
+        self.attrs = self._lab.networks.get(self.name).attrs
+
+    def connect(self, container: str | Container) -> None:
+        """Attach a running container: it gets one more interface (eth1, …).
+        Similar to ``docker network connect``."""
+        name = container.name if isinstance(container, Container) else container
+        self._lab._call("network_connect", self.name, name)
+
+    def remove(self) -> None:
+        """Similar to ``docker network rm``; refused while containers are attached."""
+        self._lab._call("network_rm", self.name)
+
+    def __repr__(self) -> str:
+        return f"<Network: {self.name} {self.subnet} on {self.bridge}>"

@@ -45,6 +45,8 @@ Conntrack
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 
@@ -115,3 +117,21 @@ def match_wires(nodes: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
                 used.add((node_b, lb["ifname"]))
                 break
     return wires
+
+
+def as_snapshot(snapshot: Any) -> Mapping[str, Any]:
+    """Accept the plain snapshot dict, or an object carrying one (``.data``/``.to_dict()``)."""
+    if isinstance(snapshot, Mapping):
+        return snapshot
+    to_dict = getattr(snapshot, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()  # type: ignore[no-any-return]
+    data = getattr(snapshot, "data", None)
+    if isinstance(data, Mapping):
+        return data
+    raise TypeError(f"expected a snapshot dict, got {type(snapshot).__name__}")
+
+
+def natural_key(name: str) -> list[Any]:
+    """Sort key that puts c2 before c10 (numbers compared as numbers)."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", str(name))]

@@ -13,7 +13,6 @@ import subprocess
 from typing import Any
 
 from labkit.core.snapshot import LinkInfo, NodeInfo, SnapshotData, match_wires
-from labkit.daemon import netlink
 from labkit.daemon.host import EXEC_ENV, DockerHost
 from labkit.daemon.records import NodeRecord
 
@@ -191,4 +190,3 @@ def snapshot(host: DockerHost) -> SnapshotData:
 
 
 __all__ = ["snapshot", "iptables_rules", "conntrack_entries"]
-_ = netlink

@@ -31,6 +31,8 @@ from typing import Any
 
 import graphviz
 
+from labkit.core.snapshot import as_snapshot, natural_key
+
 __all__ = [
     "FLOW_COLOR",
     "bridges",
@@ -69,23 +71,6 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _natural_key(name: str) -> list[Any]:
-    """Sort ``c2`` before ``c10``."""
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
-
-
-def _as_snapshot(snapshot: Any) -> Mapping[str, Any]:
-    """Accept the plain snapshot dict, or an object carrying one (``.data``/``.to_dict()``)."""
-    if isinstance(snapshot, Mapping):
-        return snapshot
-    to_dict = getattr(snapshot, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    data = getattr(snapshot, "data", None)
-    if isinstance(data, Mapping):
-        return data
-    raise TypeError(f"expected a snapshot dict, got {type(snapshot).__name__}")
-
 
 def _links(info: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(info.get("links") or [], key=lambda lk: (lk.get("index") or 0, lk["ifname"]))
@@ -115,7 +100,7 @@ def bridges(node_info: Mapping[str, Any]) -> list[str]:
     """Names of the node's bridge interfaces (``kind == "bridge"``), sorted."""
     return sorted(
         (lk["ifname"] for lk in node_info.get("links") or [] if lk.get("kind") == "bridge"),
-        key=_natural_key,
+        key=natural_key,
     )
 
 
@@ -369,7 +354,7 @@ def diagram(
     Returns:
         A :class:`graphviz.Digraph` (renders as SVG in Jupyter; ``.source`` is the DOT text).
     """
-    snap = _as_snapshot(snapshot)
+    snap = as_snapshot(snapshot)
     nodes: Mapping[str, Any] = snap.get("nodes") or {}
     wires = snap.get("wires") or []
     hops = flow_hops(flow)
@@ -378,7 +363,7 @@ def diagram(
     def tier(name: str) -> int:
         return _TIER.get(nodes[name].get("kind"), 0)
 
-    order = sorted(nodes, key=lambda n: (tier(n), _natural_key(n)))
+    order = sorted(nodes, key=lambda n: (tier(n), natural_key(n)))
 
     # Where each (node, ifname) is drawn: graph node id + port.
     loc: dict[tuple[str, str], tuple[str, str | None]] = {}
@@ -484,7 +469,7 @@ def diagram(
 
     # Veth pairs (and any other wire) as cables, upper tier → lower tier.
     for w in sorted(
-        wires, key=lambda w: (_natural_key(w["b"]["node"]), w["b"]["ifname"], w["a"]["ifname"])
+        wires, key=lambda w: (natural_key(w["b"]["node"]), w["b"]["ifname"], w["a"]["ifname"])
     ):
         a, b = (w["a"]["node"], w["a"]["ifname"]), (w["b"]["node"], w["b"]["ifname"])
         if a not in loc or b not in loc:

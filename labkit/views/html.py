@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from labkit.core.snapshot import as_snapshot, natural_key
+
 __all__ = [
     "brctl_text",
     "conntrack_html",
@@ -58,23 +60,6 @@ _KIND_LABEL = {"host": "Docker host", "outside": "outside world", "container": "
 def _e(value: Any) -> str:
     """HTML-escape any value (``None`` becomes an empty string)."""
     return "" if value is None else html.escape(str(value), quote=True)
-
-
-def _natural_key(name: str) -> list[Any]:
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", str(name))]
-
-
-def _as_snapshot(snapshot: Any) -> Mapping[str, Any]:
-    """Accept the plain snapshot dict, or an object carrying one (``.data``/``.to_dict()``)."""
-    if isinstance(snapshot, Mapping):
-        return snapshot
-    to_dict = getattr(snapshot, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    data = getattr(snapshot, "data", None)
-    if isinstance(data, Mapping):
-        return data
-    raise TypeError(f"expected a snapshot dict, got {type(snapshot).__name__}")
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
@@ -279,7 +264,7 @@ def _node_body(snap: Mapping[str, Any], name: str) -> str:
     # Bridge MAC learning tables.
     fdb = info.get("fdb") or []
     if fdb:
-        for br in sorted({e.get("bridge") or "" for e in fdb}, key=_natural_key):
+        for br in sorted({e.get("bridge") or "" for e in fdb}, key=natural_key):
             rows = [
                 [
                     _mono(e.get("port")),
@@ -324,7 +309,7 @@ def node_html(snapshot: Mapping[str, Any], node: str) -> str:
     Raises:
         KeyError: the snapshot has no such node.
     """
-    snap = _as_snapshot(snapshot)
+    snap = as_snapshot(snapshot)
     if node not in (snap.get("nodes") or {}):
         raise KeyError(f"no node {node!r} in this snapshot")
     return f'<div style="{_WRAP}">{_node_body(snap, node)}</div>'
@@ -332,10 +317,10 @@ def node_html(snapshot: Mapping[str, Any], node: str) -> str:
 
 def snapshot_html(snapshot: Mapping[str, Any]) -> str:
     """A whole snapshot as HTML: the host first, then containers, then the outside world."""
-    snap = _as_snapshot(snapshot)
+    snap = as_snapshot(snapshot)
     nodes = snap.get("nodes") or {}
     tier = {"host": 0, "container": 1, "outside": 2}
-    order = sorted(nodes, key=lambda n: (tier.get(nodes[n].get("kind"), 1), _natural_key(n)))
+    order = sorted(nodes, key=lambda n: (tier.get(nodes[n].get("kind"), 1), natural_key(n)))
     lab = snap.get("lab") or {}
     head = ""
     shown = [k for k in ("profile", "docker", "subnet", "gateway") if lab.get(k) is not None]
@@ -434,7 +419,7 @@ def ifconfig_text(node_info: Mapping[str, Any]) -> str:
     """
     addrs = node_info.get("addrs") or []
     blocks = []
-    for lk in sorted(node_info.get("links") or [], key=lambda lk: _natural_key(lk["ifname"])):
+    for lk in sorted(node_info.get("links") or [], key=lambda lk: natural_key(lk["ifname"])):
         ifn = lk["ifname"]
         loop = lk.get("kind") == "loopback"
         if loop:
