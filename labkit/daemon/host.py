@@ -559,6 +559,13 @@ class DockerHost:
         rec.dns = sock
         self.dns.add(sock, lambda qname: self.resolve_for(rec.name, qname), forward=True)
 
+    def use_embedded_dns(self, rec: NodeRecord) -> None:
+        """Point the container's resolv.conf at 127.0.0.11 (rewritten in place: the file is
+        bind-mounted into the container, so the same inode must change)."""
+        if rec.files:
+            with open(os.path.join(rec.files, "resolv.conf"), "w") as f:
+                f.write(hosts.resolv_conf(EMBEDDED_DNS))
+
     def _stop_dns(self, rec: NodeRecord) -> None:
         if rec.dns is not None and self.dns is not None:
             self.dns.remove(rec.dns)

@@ -52,7 +52,7 @@ def create(host: DockerHost, name: str, subnet: str | None = None) -> dict[str, 
     bridge = names.bridge_name(nid)
     ipam = IPAM(str(net_addr))
     ipr = host.host.ipr
-    ipr.link("add", ifname=bridge, kind="bridge")
+    ipr.link("add", ifname=bridge, kind="bridge", address=host._host_mac())
     try:
         index = host.host.index(bridge)
         ipr.addr("add", index=index, address=str(ipam.gateway), prefixlen=ipam.prefixlen)
@@ -113,7 +113,10 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         raise host._translate(exc, f"docker network connect {name} {container}") from None
     rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth))
     if net.user_defined:
+        # as libnetwork does when a sandbox gains an endpoint that needs the resolver: the
+        # embedded DNS starts and resolv.conf is rebuilt to point at it
         host._start_dns(rec)
+        host.use_embedded_dns(rec)
     return host.attrs(rec)
 
 

@@ -337,8 +337,11 @@ class Agent:
         socks: dict[Any, str] = {}
         try:
             for name in names:
-                listen = resolve_iface(name).l2listen()
-                socks[listen(type=ETH_P_ALL, iface=name, promisc=promisc, filter=bpf)] = str(name)
+                # on lo each packet passes twice (sent, then received): a plain L2Socket
+                # drops the outgoing copy, as tcpdump shows it once; elsewhere listen to both
+                iface_ = resolve_iface(name)
+                opener = iface_.l2socket() if name == "lo" else iface_.l2listen()
+                socks[opener(type=ETH_P_ALL, iface=name, promisc=promisc, filter=bpf)] = str(name)
         except Exception as exc:
             for sock in socks:
                 sock.close()

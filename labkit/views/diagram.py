@@ -41,6 +41,7 @@ __all__ = [
     "find_uplink",
     "flow_hops",
     "nat_rules",
+    "dnat_rules",
 ]
 
 FLOW_COLOR = "#c2255c"
@@ -142,6 +143,20 @@ def nat_rules(node_info: Mapping[str, Any]) -> list[str]:
             if target in ("MASQUERADE", "SNAT"):
                 rules.append(line)
     return rules
+
+
+def dnat_rules(node_info: Mapping[str, Any]) -> list[str]:
+    """Published ports as ``8080/tcp → 172.17.0.2:80``, from the nat table's DNAT rules."""
+    out = []
+    for line in (node_info.get("iptables") or {}).get("nat") or []:
+        words = line.split()
+        if words[:1] != ["-A"] or "DNAT" not in words or "--to-destination" not in words:
+            continue
+        dest = words[words.index("--to-destination") + 1]
+        port = words[words.index("--dport") + 1] if "--dport" in words else "*"
+        proto = words[words.index("-p") + 1] if "-p" in words else "all"
+        out.append(f"{port}/{proto} → {dest}")
+    return out
 
 
 def _rule_summary(rule: str) -> str:
@@ -628,6 +643,7 @@ def _draw_host(
     nat = ids(name, "nat")
     rules = nat_rules(info)
     up_addr = (addrs.get(uplink or "", []) or [""])[0].split("/")[0]
+    published = dnat_rules(info)
     if rules:
         lines = ["<b>NAT · iptables -t nat</b>"]
         lines += [f'<font point-size="9">{_esc(_rule_summary(r))}</font>' for r in rules]
@@ -636,6 +652,9 @@ def _draw_host(
                 f"source → <b>{_esc(up_addr)}</b>"
                 f' <font point-size="9">({_esc(uplink)}\'s address)</font>'
             )
+        if published:
+            lines.append("<b>published ports</b> (DNAT, chain DOCKER)")
+            lines += [f'<font point-size="9">{_esc(p)}</font>' for p in published]
         c.node(
             nat,
             label="<" + "<br/>".join(lines) + ">",

@@ -122,9 +122,10 @@ def test_networks_are_isolated_and_connect_joins(can_lab: None) -> None:
         d.reload()
         assert d.networks["appnet"]["ifname"] == "eth1"
         assert d.exec_run(["ping", "-n", "-c1", "-W2", a.ip]).exit_code == 0
-        # its resolver was chosen when it started on the default bridge: no names there
-        assert d.exec_run("cat /etc/resolv.conf").output.startswith("nameserver 203.0.113.53")
-        assert d.exec_run("getent hosts alpha").exit_code != 0
+        # joining a user-defined network switches it to the embedded DNS, as Docker does
+        assert d.exec_run("cat /etc/resolv.conf").output.startswith("nameserver 127.0.0.11")
+        assert "172.18.0.2" in d.exec_run("getent hosts alpha").output
+        assert "203.0.113.10" in d.exec_run("getent hosts example.com").output
         # alpha, on appnet, finds delta by name now that they share it
         assert "172.18.0.3" in a.exec_run("getent hosts delta").output
         with pytest.raises(Conflict, match="active endpoints"):

@@ -362,3 +362,22 @@ def test_four_containers_render(snap: dict[str, Any]) -> None:
     table = node_line(g.source, "host__docker0")
     order = [table.index(p) for p in ("vethbe8a6db", "veth1c58b2d", "vethx3", "vethx4")]
     assert order == sorted(order)
+
+
+def test_published_ports_appear_in_the_nat_box() -> None:
+    import copy
+    import json
+    from pathlib import Path
+
+    from labkit.views.diagram import diagram, dnat_rules
+
+    snap = json.loads((Path(__file__).parent / "snapshot_example.json").read_text())
+    host = snap["nodes"]["host"]
+    assert dnat_rules(host) == []
+    snap2 = copy.deepcopy(snap)
+    snap2["nodes"]["host"]["iptables"]["nat"].append(
+        "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"
+    )
+    assert dnat_rules(snap2["nodes"]["host"]) == ["8080/tcp → 172.17.0.2:80"]
+    assert "8080/tcp → 172.17.0.2:80" in diagram(snap2).source
+    assert "published ports" not in diagram(snap).source
