@@ -11,7 +11,8 @@ APT_PACKAGES := iproute2 iptables nftables bridge-utils net-tools iputils-ping c
 BROWSER_APT := chromium
 PORT ?= 8888
 
-.PHONY: lab test deps system venv unit integration notebooks browser lint bench html doctor clean-venv
+.PHONY: lab test deps system venv unit integration notebooks browser browser-deps lint bench html \
+        doctor clean-venv
 
 lab: deps ## open JupyterLab on the tutorial
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT) notebooks/00-start-here.ipynb
@@ -65,8 +66,19 @@ bench: deps
 doctor: venv
 	$(PY) -m labkit doctor
 
-html: deps ## the tutorial as static HTML pages with their outputs, in site/
-	$(VENV)/bin/jupyter nbconvert --to html --output-dir site notebooks/*.ipynb
+html: venv ## the tutorial as static HTML pages with their stored outputs, in site/ (index.html)
+	$(PY) -m labkit.tools.site notebooks/ site/
+
+# Debian's Chromium and the playwright package (its driver only: never `playwright install`)
+browser-deps: deps
+	@PATH="$$PATH:/usr/sbin:/sbin" command -v chromium >/dev/null || { \
+	  echo "installing Debian packages: $(BROWSER_APT)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_APT); }
+	@$(PY) -c 'import playwright' 2>/dev/null || $(PIP) install -q -e '.[browser]'
+
+browser: browser-deps ## the real-browser test: JupyterLab in headless Chromium; artifacts/jupyterlab.png
+	LABKIT_REQUIRE_BROWSER=1 $(PY) -m pytest -q -m browser tests/browser
 
 clean-venv:
 	rm -rf $(VENV)
