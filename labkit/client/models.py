@@ -11,6 +11,7 @@ from labkit.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from labkit.client.lab import Lab
+    from labkit.client.snapshot import ConntrackTable
 
 
 class ExecResult(NamedTuple):
@@ -124,6 +125,27 @@ class Host(Node):
         Runs ``iptables -t nat -A/-D POSTROUTING -s SUBNET ! -o docker0 -j MASQUERADE``.
         """
         return bool(self._lab._call("masquerade", on))
+
+    def conntrack(self, proto: str | None = None, host: str | None = None) -> ConntrackTable:
+        """The host's connection-tracking entries, like ``conntrack -L [-p PROTO]``.
+
+        ``host`` keeps the entries where that address appears in either direction. An
+        entry whose reply does not mirror its original direction shows NAT at work.
+        """
+        from labkit.client.snapshot import ConntrackTable
+
+        entries = self._lab._call("conntrack")
+        keep = [
+            e
+            for e in entries
+            if (proto is None or e["proto"] == proto)
+            and (
+                host is None
+                or host
+                in (e["orig"]["src"], e["orig"]["dst"], e["reply"]["src"], e["reply"]["dst"])
+            )
+        ]
+        return ConntrackTable(keep)
 
     def ip_forward(self, on: bool | None = None) -> bool:
         """Is IPv4 forwarding on? ``on=True/False`` sets ``net.ipv4.ip_forward``."""

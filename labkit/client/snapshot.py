@@ -46,3 +46,48 @@ class Snapshot:
 
     def __repr__(self) -> str:
         return f"<Snapshot: {', '.join(self.nodes)}>"
+
+
+class ConntrackTable:
+    """Connection-tracking entries of the Docker host, read over netlink (``conntrack -L``).
+
+    Each entry holds the original direction and the reply direction; when they do not
+    mirror each other, NAT rewrote the flow (``nat`` is True): a container's
+    ``172.17.0.2 → 203.0.113.10`` expects its reply at ``198.51.100.73``.
+    """
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.entries = entries
+
+    def __iter__(self) -> Any:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.entries[i]
+
+    @property
+    def nat(self) -> list[dict[str, Any]]:
+        """Only the entries NAT rewrote."""
+        return [e for e in self.entries if e.get("nat")]
+
+    def __str__(self) -> str:
+        def side(t: dict[str, Any]) -> str:
+            ports = f" sport={t['sport']} dport={t['dport']}" if t.get("sport") else ""
+            return f"src={t['src']} dst={t['dst']}{ports}"
+
+        return "\n".join(
+            f"{e['proto']:<5} {side(e['orig'])}  {side(e['reply'])}"
+            + ("  [NAT]" if e.get("nat") else "")
+            for e in self.entries
+        )
+
+    def __repr__(self) -> str:
+        return f"<ConntrackTable: {len(self)} entries, {len(self.nat)} NATed>"
+
+    def _repr_html_(self) -> str:
+        from labkit.views.html import conntrack_html
+
+        return conntrack_html(self.entries)

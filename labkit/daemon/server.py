@@ -25,6 +25,7 @@ class Daemon:
         {
             "start", "run", "rm", "list_containers", "inspect", "snapshot", "sysctl",
             "masquerade", "network_create", "network_rm", "network_connect", "network_list",
+            "conntrack",
         }
     )  # fmt: skip
     #: methods run on a thread of their own
@@ -93,6 +94,11 @@ class Daemon:
 
     def sysctl(self, key: str, value: str | None = None, node: str = "host") -> Any:
         return self.host.sysctl(key, value, node)
+
+    def conntrack(self) -> Any:
+        from labkit.daemon.snapshot import conntrack_entries
+
+        return conntrack_entries()
 
     def masquerade(self, on: bool | None = None) -> bool:
         return bool(self.host.masquerade(on))

@@ -62,6 +62,10 @@ def test_sr1_reply_is_denatted(plab: Lab) -> None:
         e["orig"]["src"] == "172.17.0.2" and e["reply"]["dst"] == "198.51.100.73" and e["nat"]
         for e in ct
     )
+    table = plab.host.conntrack(proto="icmp", host=plab.outside.ip)
+    assert table.nat and all(e["proto"] == "icmp" for e in table)
+    assert "src=172.17.0.2 dst=203.0.113.10" in str(table)
+    assert "198.51.100.73" in table._repr_html_()
 
 
 def test_no_reply_without_masquerade(plab: Lab) -> None:
