@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from labkit.core import firewall
+
 if TYPE_CHECKING:
     from labkit.client.lab import Lab
     from labkit.client.models import Container
@@ -155,7 +157,7 @@ def _forward_rule(bridge: str) -> str:
 
 
 def _masquerade_rule(bridge: str, subnet: str) -> str:
-    return f"POSTROUTING -s {subnet} ! -o {bridge} -j MASQUERADE"
+    return " ".join(firewall.masquerade_rule(bridge, subnet))
 
 
 def _icc_rule(bridge: str, verdict: str) -> str:
