@@ -14,8 +14,9 @@ PORT ?= 8888
 .PHONY: lab test deps system venv unit integration notebooks browser browser-deps lint bench html \
         doctor clean-venv
 
-lab: deps ## open JupyterLab on the tutorial
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT) notebooks/00-start-here.ipynb
+lab: deps ## open JupyterLab on the tutorial (on localhost; as root it needs --allow-root)
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=notebooks \
+		--ServerApp.default_url=/lab/tree/00-start-here.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: deps lint ## every test: unit, integration (real labs), notebooks (nbval)
 	$(PY) -m labkit doctor
