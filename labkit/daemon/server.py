@@ -30,7 +30,15 @@ class Daemon:
     )  # fmt: skip
     #: methods run on a thread of their own
     CONCURRENT = frozenset(
-        {"exec_run", "hello", "probe", "capture_start", "capture_stop", "probe_timings"}
+        {
+            "exec_run",
+            "hello",
+            "probe",
+            "capture_start",
+            "capture_stop",
+            "probe_timings",
+            "probes_ready",
+        }
     )
 
     def __init__(self) -> None:
@@ -160,6 +168,12 @@ class Daemon:
 
     def capture_stop(self, handle: int) -> Any:
         return self.probes.capture_stop(handle)
+
+    def probes_ready(self) -> float:
+        """Wait until the agents' zygote has imported scapy; its import time in ms."""
+        with self.probes._zygote_lock:
+            self.probes._await_zygote()
+        return float(self.probes.zygote_import_ms)
 
     def probe_timings(self) -> dict[str, float]:
         """Agent readiness per node (ms, with scapy already imported by the zygote), and
