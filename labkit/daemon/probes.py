@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from labkit.daemon.host import EXEC_ENV, DockerHost
@@ -53,7 +52,7 @@ class Probes:
     def _start_zygote(self) -> None:
         """Start the agents' fork server; it imports scapy while the lab goes on."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = self._env()
+        env = dict(EXEC_ENV)  # labkit importable, no bytecode written
         env["LABKIT_ZYGOTE_FD"] = str(theirs.fileno())
         self._zygote = subprocess.Popen(
             [sys.executable, "-m", "labkit.packets.zygote"],
@@ -81,11 +80,13 @@ class Probes:
             if self._zygote is None:
                 self._start_zygote()
 
-    def _env(self) -> dict[str, str]:
-        env = dict(EXEC_ENV)
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        return env
+    def wait_ready(self) -> float:
+        """Wait until the zygote has imported scapy; its import time in ms."""
+        with self._zygote_lock:
+            if self._zygote is None:
+                self._start_zygote()
+            self._await_zygote()
+        return self.zygote_import_ms
 
     def _fork_agent(self, node: str) -> AgentClient:
         """An agent forked by the zygote (scapy already imported) inside ``node``."""

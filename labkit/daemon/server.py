@@ -171,9 +171,7 @@ class Daemon:
 
     def probes_ready(self) -> float:
         """Wait until the agents' zygote has imported scapy; its import time in ms."""
-        with self.probes._zygote_lock:
-            self.probes._await_zygote()
-        return float(self.probes.zygote_import_ms)
+        return float(self.probes.wait_ready())
 
     def probe_timings(self) -> dict[str, float]:
         """Agent readiness per node (ms, with scapy already imported by the zygote), and
