@@ -17,7 +17,8 @@ def test_engine_runs_a_container_and_leaves_nothing(
     eng = engine_factory()
     tmp, pid1, cgroup = eng.tmp, eng.pid, eng.cgroup_parent
     assert eng.version.startswith("20.10"), eng.version
-    assert eng.storage_driver == "overlay2", eng.fallback
+    # overlay2, or vfs with the reason when overlay2 cannot mount here (e.g. /tmp on overlayfs)
+    assert eng.storage_driver == "overlay2" or (eng.storage_driver == "vfs" and eng.fallback)
     eng.docker("run", "-d", "--name", "h1", "busybox", "sleep", "1d")
     pid = eng.container_pid("h1")
     addrs = json.loads(eng.nsenter(pid, "ip", "-j", "addr", "show", "eth0").stdout)
