@@ -102,9 +102,21 @@ class Pair:
 
 
 @pytest.fixture
-def pair(engine_factory: Callable[..., DockerEngine]) -> Iterator[Pair]:
-    """A fresh engine (~1.5 s: Docker 20.10 remembers the last pool it handed out, so
-    networks would not start at 172.18.0.0/16 again) beside a fresh lab."""
+def pair(engine: DockerEngine) -> Iterator[Pair]:
+    """The session's engine (emptied afterwards) beside a fresh lab: for the default bridge,
+    whose addresses come back when containers go."""
+    with Lab(profile="modern", seed=9) as lab:
+        yield Pair(engine, lab)
+    ids = engine.docker("ps", "-aq").stdout.split()
+    if ids:
+        engine.docker("rm", "-f", *ids)
+
+
+@pytest.fixture
+def fresh_pair(engine_factory: Callable[..., DockerEngine]) -> Iterator[Pair]:
+    """A fresh engine (~1.5 s) beside a fresh lab, for user-defined networks: Docker 20.10
+    remembers the last pool it handed out, so networks would not start at 172.18.0.0/16
+    again on a used engine."""
     eng = engine_factory()
     with Lab(profile="modern", seed=9) as lab:
         yield Pair(eng, lab)
@@ -192,7 +204,8 @@ def test_resolv_conf_default_bridge(pair: Pair) -> None:
 
 
 # -------------------------------------------------------------- user-defined networks
-def test_user_defined_network_connect_and_default_route(pair: Pair) -> None:
+def test_user_defined_network_connect_and_default_route(fresh_pair: Pair) -> None:
+    pair = fresh_pair
     pair.run("c1")
     pair.network_create("appnet")
     pair.network_create("net2")
@@ -216,7 +229,8 @@ def test_user_defined_network_connect_and_default_route(pair: Pair) -> None:
         ), side
 
 
-def test_default_route_after_each_connect_and_disconnect(pair: Pair) -> None:
+def test_default_route_after_each_connect_and_disconnect(fresh_pair: Pair) -> None:
+    pair = fresh_pair
     """libnetwork's gateway endpoint is the one whose network name sorts first; interface
     names count up and are never reused."""
     pair.run("c1")
@@ -242,7 +256,8 @@ def test_default_route_after_each_connect_and_disconnect(pair: Pair) -> None:
         ), side
 
 
-def test_network_named_after_bridge_keeps_the_default_route(pair: Pair) -> None:
+def test_network_named_after_bridge_keeps_the_default_route(fresh_pair: Pair) -> None:
+    pair = fresh_pair
     pair.run("c1")
     pair.network_create("zeta")  # "bridge" < "zeta": the default route stays on eth0
     pair.connect("zeta", "c1")
@@ -251,7 +266,8 @@ def test_network_named_after_bridge_keeps_the_default_route(pair: Pair) -> None:
     assert ("default", "172.17.0.1", "eth0", None, None, None) in d_r
 
 
-def test_names_and_links_on_a_user_defined_network(pair: Pair) -> None:
+def test_names_and_links_on_a_user_defined_network(fresh_pair: Pair) -> None:
+    pair = fresh_pair
     pair.network_create("appnet")
     pair.run("u1", network="appnet")
     pair.run("u2", network="appnet", links={"u1": "web"})
@@ -349,7 +365,8 @@ def test_icc_false(engine_factory: Callable[..., DockerEngine]) -> None:
         assert not lab.containers.get("c2").ping("172.17.0.2", timeout=1).ok
 
 
-def test_isolation_ping_and_tcp(pair: Pair) -> None:
+def test_isolation_ping_and_tcp(fresh_pair: Pair) -> None:
+    pair = fresh_pair
     pair.network_create("appnet")
     pair.network_create("other")
     pair.run("a1", network="appnet")
