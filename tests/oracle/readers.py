@@ -109,7 +109,6 @@ class LabSide(Side):
 
 
 # ------------------------------------------------------------------- normalising
-_HEX_ID = re.compile(r"\b[0-9a-f]{12}\b")
 
 
 def links(side: Side, node: str) -> dict[str, dict[str, Any]]:

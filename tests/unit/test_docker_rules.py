@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from labkit.core.dns import embedded_resolv_conf
 from labkit.core.ipam import IPAM
-from labkit.daemon.host import embedded_resolv_conf
 
 
 def test_first_free_reuses_the_lowest_address() -> None:
