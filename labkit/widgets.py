@@ -373,9 +373,10 @@ class Panel:
             if r.answered
             else f'<b style="{_BAD}">✘ no answer</b>'
         )
+        label = self._target_label(r.target, r.source)
         self.result_html.value = (
             f'<div style="{_WRAP}">{mark} — {_e(what)} from <b>{_e(r.source)}</b> to '
-            f'<span style="{_MONO}">{_e(r.dst)}</span> ({_e(self._target_label(r.target, r.source))}): '
+            f'<span style="{_MONO}">{_e(r.dst)}</span> ({_e(label)}): '
             f"{_e(r.detail)}</div>"
         )
         rich = getattr(r.capture, "_repr_html_", None)
