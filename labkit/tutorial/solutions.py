@@ -43,7 +43,7 @@ SOLUTIONS: dict[str, dict[str, str]] = {
         ),
     },
     "04-ip-allocation": {
-        "c17": 'prediction = {"x1": "172.17.0.2", "x2": "172.17.0.4"}',
+        "c17": 'prediction = {"x1": "172.17.0.6", "x2": "172.17.0.7"}',
     },
     "05-container-to-container": {
         "c19": (
