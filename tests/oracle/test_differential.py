@@ -24,6 +24,11 @@ from support.dockerd import DockerEngine
 from labkit import Lab
 
 # -------------------------------------------------------------- Docker 20.10 vs 27
+#: the engine host's resolv.conf: the lab host's options, the engine's own upstream
+HOST_RESOLV = "nameserver 198.51.100.1\noptions timeout:1 attempts:1\n"
+#: what Docker 20.10 derives from it on a user-defined network (measured)
+EMBEDDED_RESOLV = "nameserver 127.0.0.11\noptions timeout:1 attempts:1 ndots:0\n"
+
 #: IPv6 in a container on an IPv4-only network. Docker 17.04 – 25 (so 20.10, measured)
 #: set ``net.ipv6.conf.all.disable_ipv6=1`` in the container: no IPv6 anywhere, not even
 #: ``::1`` on lo (https://github.com/moby/moby/issues/32433, from
@@ -117,7 +122,7 @@ def fresh_pair(engine_factory: Callable[..., DockerEngine]) -> Iterator[Pair]:
     """A fresh engine (~1.5 s) beside a fresh lab, for user-defined networks: Docker 20.10
     remembers the last pool it handed out, so networks would not start at 172.18.0.0/16
     again on a used engine."""
-    eng = engine_factory()
+    eng = engine_factory(resolv_conf=HOST_RESOLV)
     with Lab(profile="modern", seed=9) as lab:
         yield Pair(eng, lab)
 
@@ -225,7 +230,7 @@ def test_user_defined_network_connect_and_default_route(fresh_pair: Pair) -> Non
     assert ("default", "172.18.0.1", "eth1", None, None, None) in d_r
     for side in ("docker", "lab"):
         assert pair.file(side, "c1", "/etc/resolv.conf") == (
-            "nameserver 127.0.0.11\noptions ndots:0\n"
+            EMBEDDED_RESOLV
         ), side
 
 
@@ -252,7 +257,7 @@ def test_default_route_after_each_connect_and_disconnect(fresh_pair: Pair) -> No
         assert both(pair, lambda s: addrs(s, "c1")) == (addrs(pair.d, "c1"),) * 2, i
     for side in ("docker", "lab"):  # resolv.conf stays on the embedded DNS
         assert pair.file(side, "c1", "/etc/resolv.conf") == (
-            "nameserver 127.0.0.11\noptions ndots:0\n"
+            EMBEDDED_RESOLV
         ), side
 
 
@@ -273,7 +278,7 @@ def test_names_and_links_on_a_user_defined_network(fresh_pair: Pair) -> None:
     pair.run("u2", network="appnet", links={"u1": "web"})
     for side in ("docker", "lab"):
         assert pair.file(side, "u2", "/etc/resolv.conf") == (
-            "nameserver 127.0.0.11\noptions ndots:0\n"
+            EMBEDDED_RESOLV
         ), side
     # on a user-defined network --link writes nothing to /etc/hosts (the embedded DNS
     # answers the alias instead)
