@@ -16,6 +16,7 @@ from labkit.client.models import Container, Host, Network, Node, Outside
 from labkit.client.packets import LabCapture
 from labkit.client.snapshot import Snapshot
 from labkit.core.ipam import parse_subnet
+from labkit.core.overlay import check_count, check_host
 from labkit.core.profiles import get_profile
 from labkit.errors import InvalidArgument, LabClosed, NotFound
 
@@ -61,9 +62,16 @@ class NetworkCollection:
     def __init__(self, lab: Lab) -> None:
         self._lab = lab
 
-    def create(self, name: str, subnet: str | None = None) -> Network:
-        """A new bridge network. Similar to ``docker network create [--subnet S] NAME``."""
-        return Network(self._lab, self._lab._call("network_create", name, subnet))
+    def create(self, name: str, subnet: str | None = None, driver: str = "bridge") -> Network:
+        """A new network. Similar to ``docker network create [-d DRIVER] [--subnet S] NAME``.
+
+        ``driver="bridge"`` (the default) makes a local bridge network on the first host;
+        ``driver="overlay"`` a swarm-wide overlay (``-d overlay --attachable``) that spans
+        every host of the lab, VXLAN between their uplinks.
+        """
+        if driver == "bridge":
+            return Network(self._lab, self._lab._call("network_create", name, subnet))
+        return Network(self._lab, self._lab._call("network_create", name, subnet, driver))
 
     def list(self) -> list[Network]:
         """Similar to ``docker network ls`` (``bridge`` is docker0)."""
@@ -105,8 +113,10 @@ class Lab:
         seed: int | None = None,
         icc: bool = True,
         mode: str = "auto",
+        hosts: int = 1,
     ) -> None:
         get_profile(profile)
+        check_count(hosts)
         if subnet is not None:
             parse_subnet(subnet)
         if seed is not None and not isinstance(seed, int):
@@ -118,8 +128,9 @@ class Lab:
         proc = sandbox.spawn_daemon(self.mode)
         self._conn = Connection(proc)
         try:
+            more = {"hosts": hosts} if hosts != 1 else {}
             self.info: dict[str, Any] = self._conn.call(
-                "start", profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode
+                "start", profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode, **more
             )
         except BaseException:
             self._conn.close()
@@ -127,6 +138,11 @@ class Lab:
         self.start_ms = (time.perf_counter() - t0) * 1000
         self.profile = profile
         self.host = Host(self, "host")
+        #: every Docker host of the lab: ``[lab.host]``, or with ``Lab(hosts=N)``
+        #: ``[lab.host, <Host: host2>, …]``, all on the LAN 198.51.100.0/24
+        self.hosts: list[Host] = [self.host] + [
+            Host(self, name) for name in list(self.info.get("hosts", {}))[1:]
+        ]
         self.outside = Outside(self, "outside")
         self.containers = ContainerCollection(self)
         self.networks = NetworkCollection(self)
@@ -192,6 +208,7 @@ class Lab:
         ports: dict[Any, int | None] | None = None,
         network: str = "bridge",
         stepwise: bool = False,
+        host: str = "host",
     ) -> Container:
         """Start a container. Similar to ``docker run --name NAME``.
 
@@ -201,9 +218,14 @@ class Lab:
         network (``"bridge"`` is docker0; others come from ``lab.networks.create``).
         ``stepwise=True`` builds the veth pair in Docker's own order (temporary names, move,
         rename to eth0) and records each step with its ``ip`` command in ``container.steps``.
+        ``host`` picks the Docker host in a ``Lab(hosts=N)`` (``"host"``, ``"host2"``, …),
+        like running ``docker run`` on that machine.
         """
+        more: dict[str, Any] = {}
+        if host != "host":
+            more["host"] = check_host(host, [h.name for h in self.hosts])
         attrs = self._call(
-            "run", name, links=links, stepwise=stepwise, ports=ports, network=network
+            "run", name, links=links, stepwise=stepwise, ports=ports, network=network, **more
         )
         return Container(self, attrs)
 
@@ -215,8 +237,9 @@ class Lab:
 
     def node(self, name: str) -> Node:
         """``"host"``, ``"outside"`` or a container name → the node."""
-        if name == "host":
-            return self.host
+        for h in self.hosts:
+            if h.name == name:
+                return h
         if name == "outside":
             return self.outside
         return self.containers.get(name)

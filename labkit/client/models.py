@@ -117,6 +117,9 @@ class Host(Node):
     @property
     def ip(self) -> str:
         """The uplink's address (what the outside world sees after NAT)."""
+        hosts = self._lab.info.get("hosts") or {}
+        if self.name in hosts:  # Lab(hosts=N): each host has its own address on the LAN
+            return str(hosts[self.name]["ip"])
         return str(self._lab.info["uplink_ip"])
 
     def masquerade(self, on: bool | None = None) -> bool:

@@ -84,7 +84,11 @@ class DockerHost:
         seed: int | None = None,
         icc: bool = True,
         mode: str = "rootless",
+        hosts: int = 1,
     ) -> None:
+        from labkit.core.overlay import check_count
+
+        self.host_count = check_count(hosts)
         self.profile = get_profile(profile)
         gateway = self.profile.gateway if subnet is None else None
         self.default_ipam = IPAM(subnet or self.profile.subnet, gateway=gateway,
@@ -139,6 +143,7 @@ class DockerHost:
             "resolver_ip": self.profile.resolver_ip,
             "daemon_pid": os.getpid(),
             "timings": dict(self.timings),
+            **({"hosts": self.lan.info()} if self.host_count > 1 else {}),
         }
 
     # ----------------------------------------------------------------- start
@@ -206,6 +211,10 @@ class DockerHost:
         with netlink.inside(outside, self.home_fd):
             sock = bind_udp(p.resolver_ip)
         self.dns.add(sock, self._resolve_outside, forward=False)
+        if self.host_count > 1:  # more Docker hosts on a LAN (labkit.daemon.lan)
+            from labkit.daemon import lan
+
+            lan.build(self, self.host_count)
         self.timings["start_ms"] = (time.perf_counter() - t0) * 1000
         return self.info()
 
@@ -351,7 +360,9 @@ class DockerHost:
         return [c for c in self.containers if c.endpoint(network)]
 
     def attrs(self, rec: NodeRecord, with_pid: bool = False) -> dict[str, Any]:
-        return rec.attrs(self.networks, with_pid)
+        from labkit.daemon.lan import networks_for
+
+        return rec.attrs(networks_for(self, rec), with_pid)
 
     # ----------------------------------------------------------------- docker run / rm
     def run(
@@ -361,14 +372,20 @@ class DockerHost:
         stepwise: bool = False,
         ports: dict[Any, Any] | None = None,
         network: str = "bridge",
+        host: str = "host",
     ) -> dict[str, Any]:
-        """``docker run --name NAME [--network N] [--link c:alias] [-p H:C]``."""
+        """``docker run --name NAME [--network N] [--link c:alias] [-p H:C]``; ``host``
+        picks the lab's Docker host (:mod:`.lan`), overlay networks are :mod:`.overlay`'s."""
         names.validate_name(name)
         if name in self.nodes:
             raise Conflict(
                 f'container name "{name}" is already in use in this lab; remove it first '
                 f"(lab.rm({name!r})) or choose another name"
             )
+        if host != "host" or getattr(self.networks.get(network), "vni", None):
+            from labkit.daemon import lan
+
+            return lan.run(self, name, network=network, host=host, links=links, ports=ports)
         net = self.network(network)
         link_entries = self._check_links(links or {})
         from labkit.daemon import ports as ports_mod
@@ -424,8 +441,9 @@ class DockerHost:
         links: dict[str, str],
         stepwise: bool,
         undo: list[Any],
+        on: Netns | None = None,
     ) -> NodeRecord:
-        host = self.host
+        host = on or self.host
         mac = names.mac_from_ip(ip)
         cid = names.new_id(self.rng)
         hostname = names.short_id(cid)
@@ -548,6 +566,9 @@ class DockerHost:
         if rec.holder is not None:
             with contextlib.suppress(OSError):
                 holder.reap(rec.holder.result(timeout=30))
+        from labkit.daemon.lan import release
+
+        release(self, rec)  # endpoints on other hosts and on overlay networks
         for e in rec.endpoints:
             with contextlib.suppress(OSError):
                 self.host.rt.link_del(self.host.index(e.veth))
@@ -613,6 +634,8 @@ class DockerHost:
     def exec_prefix(self, name: str) -> list[str]:
         """The argv prefix that runs a command inside a node."""
         rec = self.node(name)
+        if rec.kind == "overlay":  # an overlay network's namespace: no holder, net only
+            return ["nsenter", f"--net={rec.netns.path}", "--"]
         if rec.pid is None:
             return []
         return ["nsenter", "-t", str(rec.pid), "-n", "-m", "-u", "--"]

@@ -76,6 +76,10 @@ def remove(host: DockerHost, name: str) -> None:
     net = host.network(name)
     if not net.user_defined:
         raise InvalidArgument(f"{name} is a pre-defined network and cannot be removed")
+    if getattr(net, "vni", None):
+        from labkit.daemon import overlay
+
+        return overlay.remove(host, name)
     members = [c.name for c in host.members(name)]
     if members:
         raise Conflict(
@@ -94,6 +98,12 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     """``docker network connect NAME CONTAINER``: one more interface (eth1, eth2, …)."""
     net = host.network(name)
     rec = host.container(container)
+    if getattr(net, "vni", None) or rec.on != "host":
+        raise InvalidArgument(
+            f"docker network connect {name} {container}: connecting to an overlay network, or "
+            "a container on another host, is not built in labkit; start the container on the "
+            "overlay with lab.run(..., network=...) instead"
+        )
     if rec.endpoint(name):
         raise Conflict(f"container {container} is already attached to network {name}")
     ip = net.ipam.allocate()

@@ -97,6 +97,8 @@ class NodeRecord:
     #: the next interface number: libnetwork counts up and never reuses a name (after
     #: disconnecting eth1, the next network connected becomes eth2, eth3, …)
     next_if: int = 1
+    #: the Docker host it runs on (``Lab(hosts=N)``: ``host``, ``host2``, …)
+    on: str = "host"
 
     @property
     def pid(self) -> int | None:

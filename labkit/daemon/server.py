@@ -65,9 +65,15 @@ class Daemon:
     def run(self, name: str, **kwargs: Any) -> Any:
         return self.host.run(name, **kwargs)
 
-    def network_create(self, name: str, subnet: str | None = None) -> Any:
+    def network_create(self, name: str, subnet: str | None = None, driver: str = "bridge") -> Any:
         from labkit.daemon import networks
 
+        if driver == "overlay":
+            from labkit.daemon import overlay
+
+            return overlay.create(self.host, name, subnet)
+        if driver != "bridge":
+            raise InvalidArgument(f"unknown network driver {driver!r}; use 'bridge' or 'overlay'")
         return networks.create(self.host, name, subnet)
 
     def network_rm(self, name: str) -> None:

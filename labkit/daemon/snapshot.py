@@ -127,15 +127,19 @@ def _node(host: DockerHost, rec: NodeRecord) -> NodeInfo:
         "conntrack": [],
     }
     if rec.kind == "host":
-        info["iptables"] = {t: iptables_rules(t) for t in ("nat", "filter")}
-        info["conntrack"] = conntrack_entries()
+        prefix = host.exec_prefix(rec.name)  # another host of the lab: nsenter into it
+        info["iptables"] = {t: iptables_rules(t, prefix) for t in ("nat", "filter")}
+        info["conntrack"] = conntrack_entries() if not prefix else []
     return info
 
 
-def iptables_rules(table: str) -> list[str]:
-    """``iptables -t TABLE -S`` in the daemon's namespace, as lines."""
+def iptables_rules(table: str, prefix: list[str] | None = None) -> list[str]:
+    """``iptables -t TABLE -S`` in the daemon's namespace (or after ``prefix``), as lines."""
     out = subprocess.run(
-        ["iptables", "-t", table, "-S"], capture_output=True, text=True, env=EXEC_ENV
+        [*(prefix or []), "iptables", "-t", table, "-S"],
+        capture_output=True,
+        text=True,
+        env=EXEC_ENV,
     )
     return out.stdout.splitlines()
 

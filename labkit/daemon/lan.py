@@ -1,0 +1,247 @@
+"""Several Docker hosts on one LAN (``Lab(hosts=N)``), like the nodes of a swarm.
+
+The first host is the daemon's own namespace, as in every lab. Each further host
+(``host2``, ``host3``, …) is a network namespace of its own built the same way dockerd
+builds a host: lo, docker0 with the profile's gateway, ``ip_forward=1``, bridged traffic
+through iptables, and Docker's iptables rules applied with the real ``iptables-restore``
+inside it. Every host's uplink ``eth0`` plugs into a bridge ``br-lan`` in the ``outside``
+namespace, which so becomes the LAN's switch (198.51.100.0/24) and its router.
+
+Containers on a further host run with :meth:`DockerHost._create` given that host's
+namespace; overlay networks are in :mod:`.overlay`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from labkit.core import firewall, names
+from labkit.core import overlay as rules
+from labkit.core.ipam import IPAM, default_pools
+from labkit.daemon import holder, netlink
+from labkit.daemon.netlink import Netns
+from labkit.daemon.records import Network, NodeRecord
+from labkit.errors import InvalidArgument, SubnetExhausted
+
+if TYPE_CHECKING:
+    from labkit.daemon.host import DockerHost
+
+LAN_BRIDGE = "br-lan"
+
+
+@dataclass
+class HostState:
+    """One Docker host of the lab: its namespace, LAN address and local networks."""
+
+    name: str
+    netns: Netns
+    ip: str
+    mac: str
+    position: int
+    #: its local (bridge-driver) networks: docker0 as ``bridge``, ``docker_gwbridge``, …;
+    #: for the first host this *is* ``DockerHost.networks``
+    networks: dict[str, Network] = field(default_factory=dict)
+
+
+class Lan:
+    """The lab's Docker hosts, by name."""
+
+    def __init__(self, dh: DockerHost) -> None:
+        p = dh.profile
+        self.hosts: dict[str, HostState] = {
+            "host": HostState("host", dh.host, p.uplink_ip, p.uplink_mac, 0, dh.networks)
+        }
+
+    def host(self, name: str) -> HostState:
+        rules.check_host(name, list(self.hosts))
+        return self.hosts[name]
+
+    def info(self) -> dict[str, Any]:
+        return {h.name: {"ip": h.ip, "mac": h.mac} for h in self.hosts.values()}
+
+
+def state(dh: DockerHost) -> Lan:
+    """The lab's :class:`Lan` (made on first use: a one-host lab has one too, for overlays)."""
+    lan = dh.__dict__.get("lan")
+    if lan is None:
+        lan = dh.__dict__["lan"] = Lan(dh)
+    return lan
+
+
+def run_in(hs: HostState, argv: list[str], stdin: str | None = None) -> str:
+    """Run a tool in a host's network namespace (``nsenter --net``) and return its output."""
+    from labkit.daemon.host import run_tool
+
+    if hs.name == "host":
+        return run_tool(argv, stdin)
+    return run_tool(["nsenter", f"--net={hs.netns.path}", "--", *argv], stdin)
+
+
+def apply_rules(hs: HostState, cmds: list[firewall.Command]) -> None:
+    """``iptables-restore --noflush`` with these commands, in that host's namespace."""
+    if cmds:
+        run_in(hs, ["iptables-restore", "--noflush"], firewall.restore_text(cmds))
+
+
+def build(dh: DockerHost, count: int) -> None:
+    """Turn the outside into the LAN's switch and add hosts 2..count to it."""
+    rules.check_count(count)
+    lan = state(dh)
+    if count == 1:
+        return
+    p = dh.profile
+    outside = dh.nodes["outside"].netns
+    o = outside.ipr
+    # the router's address moves from its eth0 to a bridge: the LAN's switch
+    o.link("add", ifname=LAN_BRIDGE, kind="bridge", address=p.router_mac, txqlen=0)
+    sw = outside.index(LAN_BRIDGE)
+    oeth = outside.index("eth0")
+    o.addr("del", index=oeth, address=p.router_ip, prefixlen=p.uplink_prefixlen)
+    o.link("set", index=oeth, master=sw)
+    o.addr("add", index=sw, address=p.router_ip, prefixlen=p.uplink_prefixlen)
+    o.link("set", index=sw, state="up")
+    for position, name in enumerate(rules.host_names(count)[1:], start=1):
+        lan.hosts[name] = _add_host(dh, name, position, outside, sw)
+
+
+def _add_host(dh: DockerHost, name: str, position: int, outside: Netns, sw: int) -> HostState:
+    """One more Docker host: a namespace with docker0, an uplink on the LAN, Docker's rules."""
+    from labkit.daemon.host import BRIDGE
+
+    p = dh.profile
+    ns = netlink.create_netns(name, dh.home_fd)
+    ip = rules.uplink_ip(p.uplink_ip, position)
+    mac = rules.uplink_mac(position)
+    o = outside.ipr
+    port = f"eth{position}"
+    o.link("add", ifname=port, kind="veth", txqlen=0,
+           peer={"ifname": "eth0", "net_ns_fd": ns.fd, "address": mac, "txqlen": 0})
+    o.link("set", index=outside.index(port), master=sw, state="up")
+    ipr = ns.ipr
+    ipr.link("set", index=1, state="up")
+    ipam = IPAM(str(dh.default_ipam.subnet), gateway=dh.gateway,
+                round_robin=dh.profile.round_robin)
+    ipr.link("add", ifname=BRIDGE, kind="bridge", address=dh._host_mac(), txqlen=0)
+    br = ns.index(BRIDGE)
+    ipr.addr("add", index=br, address=dh.gateway, prefixlen=ipam.prefixlen,
+             broadcast=ipam.broadcast)
+    ipr.link("set", index=br, state="up")
+    up = ns.index("eth0")
+    ipr.addr("add", index=up, address=ip, prefixlen=p.uplink_prefixlen)
+    ipr.link("set", index=up, state="up")
+    ipr.route("add", dst="0.0.0.0/0", gateway=p.router_ip)
+    with netlink.inside(ns, dh.home_fd):
+        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+            f.write("1")
+        with contextlib.suppress(OSError), open(
+            "/proc/sys/net/bridge/bridge-nf-call-iptables", "w"
+        ) as f:
+            f.write("1")
+    hs = HostState(name, ns, ip, mac, position)
+    ruleset = firewall.Ruleset([firewall.BridgeRules(BRIDGE, dh.subnet, icc=dh.icc)])
+    run_in(hs, ["iptables-restore", "--noflush"], ruleset.restore_text())
+    hostname = f"docker-{name}"
+    files = dh._write_files(name, hostname, ip, [], p.resolver_ip)
+    # like a container, another host does not see the first host's /run/netns pins
+    pid = holder.spawn_holder(ns.path, hostname, dh._binds(files, hide_netns=True))
+    dh._write_pid(files, pid)
+    dh.nodes[name] = NodeRecord(name, "host", ns, hostname, pid, files)
+    hs.networks["bridge"] = Network("bridge", names.new_id(dh.rng), BRIDGE, ipam, br, False,
+                                    dh.icc)
+    return hs
+
+
+def networks_for(dh: DockerHost, rec: NodeRecord) -> dict[str, Network]:
+    """The networks a container's endpoints refer to: its own host's local ones first."""
+    on = getattr(rec, "on", "host")
+    if on == "host":
+        return dh.networks
+    return {**dh.networks, **state(dh).hosts[on].networks}
+
+
+def local_subnet(hs: HostState) -> ipaddress.IPv4Network:
+    """The first of Docker's default pools that no local network of this host uses."""
+    used = [n.ipam.subnet for n in hs.networks.values()]
+    for pool in default_pools():
+        if not any(pool.overlaps(u) for u in used):
+            return pool
+    raise SubnetExhausted(f"all of Docker's default address pools are in use on {hs.name}")
+
+
+def run(
+    dh: DockerHost,
+    name: str,
+    *,
+    network: str,
+    host: str,
+    links: dict[str, str] | None,
+    ports: Any,
+) -> dict[str, Any]:
+    """``docker run`` on another host of the lab, or on an overlay network."""
+    from labkit.daemon import overlay
+
+    lan = state(dh)
+    hs = lan.host(host)
+    if ports:
+        raise InvalidArgument(
+            "ports= is only built for containers on the first host's bridge networks (a swarm "
+            "publishes overlay services through its ingress network, which a lab does not build)"
+        )
+    if links:
+        raise InvalidArgument(
+            "links= is only built on the first host's bridge networks; on an overlay network "
+            "containers already find each other by name (embedded DNS)"
+        )
+    net = dh.networks.get(network)
+    if overlay.is_overlay(net):
+        return overlay.run(dh, lan, hs, name, net)
+    if network not in hs.networks:
+        known = ", ".join(sorted({*hs.networks, *(n for n, v in dh.networks.items()
+                                                  if overlay.is_overlay(v))}))
+        raise InvalidArgument(
+            f"network {network!r} is not on {host} (there: {known}); bridge networks are local "
+            "to one host, an overlay network (driver='overlay') spans them all"
+        )
+    local = hs.networks[network]
+    ip = local.ipam.allocate()
+    undo: list[Any] = [lambda: local.ipam.release(ip)]
+    try:
+        rec = dh._create(name, local, ip, [], {}, False, undo, on=hs.netns)
+        rec.on = host
+        return dh.attrs(rec)
+    except BaseException as exc:
+        dh.nodes.pop(name, None)
+        for step in reversed(undo):
+            with contextlib.suppress(Exception):
+                step()
+        raise dh._translate(exc, f"docker run {name} (on {host})") from None
+
+
+def release(dh: DockerHost, rec: NodeRecord) -> None:
+    """``docker rm``'s part for what this module and :mod:`.overlay` built: endpoints on
+    another host's networks and on overlays (their addresses, veths, peers' fdb and
+    neighbour entries). They are taken out of ``rec.endpoints``; the rest is the caller's."""
+    from labkit.daemon import overlay
+
+    if "lan" not in dh.__dict__:
+        return
+    lan = state(dh)
+    on = getattr(rec, "on", "host")
+    hs = lan.hosts[on]
+    keep = []
+    for e in rec.endpoints:
+        net = dh.networks.get(e.network)
+        if overlay.is_overlay(net):
+            overlay.leave(dh, lan, hs, net, rec, e)
+        elif on != "host":
+            local = hs.networks.get(e.network)
+            with contextlib.suppress(Exception):
+                hs.netns.rt.link_del(hs.netns.index(e.veth))
+            if local is not None:
+                local.ipam.release(e.ip)
+        else:
+            keep.append(e)
+    rec.endpoints[:] = keep

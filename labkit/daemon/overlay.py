@@ -1,0 +1,350 @@
+"""Overlay networks (``docker network create -d overlay --attachable``), as libnetwork's
+overlay driver builds them on each host (moby/libnetwork ``drivers/overlay``).
+
+* A network namespace per overlay network on every host that has a container on it
+  (``ov_network.go``: ``initSandbox``, made on the first join), named ``1-`` + the id's first
+  10 characters (the lab pins it as ``<host>-1-…``, as every host's pins share one
+  ``/run/netns``). Inside: a bridge ``br0`` holding the network's gateway address and a
+  VXLAN device ``vxlan0`` (``setupSubnetSandbox``: made as ``ov-%06x-<id>`` and
+  ``vx-%06x-<id>``, moved in and renamed). The VXLAN device is created in the host's own
+  namespace before it is moved, so its UDP socket (port 4789) stays on the host's uplink.
+* ``createVxlan`` (``ov_utils.go``): learning, proxy, l2miss, l3miss; MTU 1450.
+* Each container gets a veth pair: one end in that namespace on ``br0``, the other its
+  ``eth0`` (MTU 1450, MAC from the IP), and a second interface ``eth1`` on the host's
+  ``docker_gwbridge`` (created on first use from the host's local pools, with ICC off and
+  masquerade on), which carries its default route to the outside world
+  (``joinleave.go``/``libnetwork/default_gateway.go``).
+* What swarm's gossip (``peerdb.go``: ``peerAdd``) would write in every *other* host's
+  namespace: a permanent neighbour entry ``IP → MAC`` on ``vxlan0`` and an fdb entry
+  ``MAC → dst <the container's host>`` (``bridge fdb … self permanent``). Written here
+  directly, on join, and deleted on leave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from labkit.core import firewall, names
+from labkit.core import overlay as rules
+from labkit.core.ipam import IPAM, parse_subnet
+from labkit.daemon import holder, netlink
+from labkit.daemon.records import Endpoint, Network, NodeRecord
+from labkit.errors import Conflict, InvalidSubnet, SubnetExhausted
+
+if TYPE_CHECKING:
+    from labkit.daemon.host import DockerHost
+    from labkit.daemon.lan import HostState, Lan
+
+NUD_PERMANENT = 0x80
+NTF_SELF = 0x02  # the entry belongs to the VXLAN device itself (``bridge fdb … self``)
+IFLA_MTU = "IFLA_MTU"
+
+
+@dataclass
+class Sandbox:
+    """The overlay network's namespace on one host."""
+
+    host: str
+    node: NodeRecord
+    br: int
+    vx: int
+    next_port: int = 0
+    peers: set[str] = field(default_factory=set)
+
+
+@dataclass
+class OverlayNetwork(Network):
+    """A swarm-scope overlay network: one VNI, one subnet, a sandbox per host in use."""
+
+    vni: int = 0
+    sandboxes: dict[str, Sandbox] = field(default_factory=dict)
+
+    def attrs(self, containers: list[str]) -> dict[str, Any]:
+        out = super().attrs(containers)
+        out.update(
+            {
+                "driver": "overlay",
+                "scope": "swarm",
+                "attachable": True,
+                "vni": self.vni,
+                "mtu": rules.MTU,
+                "sandboxes": {h: sb.node.name for h, sb in self.sandboxes.items()},
+            }
+        )
+        return out
+
+
+def is_overlay(net: object) -> bool:
+    return isinstance(net, OverlayNetwork)
+
+
+def create(dh: DockerHost, name: str, subnet: str | None = None) -> dict[str, Any]:
+    """``docker network create -d overlay --attachable [--subnet S] NAME``: the swarm
+    manager's part (a VNI from 4097 up, a /24 of 10.0.0.0/8); hosts build their part when
+    a container of theirs joins."""
+    names.validate_name(name, "network")
+    if name in dh.networks or name in ("host", "none", "ingress", rules.GWBRIDGE):
+        raise Conflict(f"network with name {name} already exists")
+    overlays = [n for n in dh.networks.values() if is_overlay(n)]
+    used = [n.ipam.subnet for n in overlays] + [rules.INGRESS_SUBNET]
+    if subnet is not None:
+        net_addr = parse_subnet(subnet)
+        for other in [*used, rules.LAN]:
+            if net_addr.overlaps(other):
+                raise InvalidSubnet(
+                    f"subnet {net_addr} overlaps {other}, already used in this swarm; pick "
+                    "another"
+                )
+    else:
+        net_addr = next((s for s in rules.overlay_subnets()
+                         if not any(s.overlaps(u) for u in used)), None)  # fmt: skip
+        if net_addr is None:
+            raise SubnetExhausted("the swarm's address pool 10.0.0.0/8 is used up")
+    vnis = {n.vni for n in overlays if isinstance(n, OverlayNetwork)}
+    vni = next(v for v in range(rules.VXLAN_ID_START + 1, 1 << 24) if v not in vnis)
+    nid = names.new_id(dh.rng)
+    net = OverlayNetwork(name, nid, "br0", IPAM(str(net_addr)), -1, True, True, [],
+                         time.monotonic(), vni=vni)  # fmt: skip
+    dh.networks[name] = net
+    return net.attrs([])
+
+
+def remove(dh: DockerHost, name: str) -> None:
+    """``docker network rm``: each host's namespace (and the VXLAN device in it) goes."""
+    net = dh.network(name)
+    assert isinstance(net, OverlayNetwork)
+    members = [c.name for c in dh.members(name)]
+    if members:
+        raise Conflict(
+            f"error while removing network: network {name} id {net.id} has active endpoints "
+            f"({', '.join(members)}); remove or disconnect them first"
+        )
+    for sb in net.sandboxes.values():
+        sb.node.netns.close()
+        netlink.delete_netns_file(sb.node.netns.path)
+        dh.nodes.pop(sb.node.name, None)
+    del dh.networks[name]
+
+
+def _set_mtu(rt: Any, index: int, mtu: int) -> None:
+    """``ip link set dev INDEX mtu MTU`` on the lean socket."""
+    from pyroute2.netlink.rtnl import RTM_NEWLINK
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+    m = ifinfmsg()
+    m["index"] = index
+    m["attrs"] = [(IFLA_MTU, mtu)]
+    rt._request(m, RTM_NEWLINK, 0)
+
+
+def sandbox(dh: DockerHost, net: OverlayNetwork, hs: HostState) -> Sandbox:
+    """The network's namespace on this host, built on first use (``initSandbox``)."""
+    sb = net.sandboxes.get(hs.name)
+    if sb is not None:
+        return sb
+    key = rules.sandbox_key(net.id)
+    node_name = f"{hs.name}-{key}"
+    ns = netlink.create_netns(node_name, dh.home_fd, ipv6=False)
+    try:
+        ipr = ns.ipr
+        ipr.link("set", index=1, state="up")
+        brname = rules.bridge_name(net.vni, net.id)
+        ipr.link("add", ifname=brname, kind="bridge", address=dh._host_mac(), mtu=rules.MTU)
+        br = ns.index(brname)
+        ipr.link("set", index=br, ifname="br0")
+        ipr.addr("add", index=br, address=net.gateway, prefixlen=net.ipam.prefixlen,
+                 broadcast=net.ipam.broadcast)
+        # the VXLAN device is made in the host's namespace (its UDP socket lives there, on
+        # the uplink), then moved into the overlay's namespace and renamed
+        vxname = rules.vxlan_name(net.vni, net.id)
+        h = hs.netns.ipr
+        h.link("add", ifname=vxname, kind="vxlan", vxlan_id=net.vni,
+               vxlan_port=rules.VXLAN_PORT, vxlan_learning=1, vxlan_proxy=1,
+               vxlan_l2miss=1, vxlan_l3miss=1, mtu=rules.MTU, address=dh._host_mac())
+        try:
+            h.link("set", index=hs.netns.index(vxname), net_ns_fd=ns.fd)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                h.link("del", ifname=vxname)
+            raise
+        vx = ns.index(vxname)
+        ipr.link("set", index=vx, ifname="vxlan0")
+        ipr.link("set", index=vx, master=br, state="up")
+        ipr.link("set", index=br, state="up")
+    except BaseException:
+        ns.close()
+        netlink.delete_netns_file(ns.path)
+        raise
+    node = NodeRecord(node_name, "overlay", ns, key, None)
+    node.on = hs.name
+    dh.nodes[node_name] = node
+    sb = Sandbox(hs.name, node, br, vx)
+    net.sandboxes[hs.name] = sb
+    return sb
+
+
+def gwbridge(dh: DockerHost, hs: HostState) -> Network:
+    """The host's ``docker_gwbridge``, made on first use as dockerd makes it: a bridge
+    network from the host's local pools, ICC off, masquerade on."""
+    from labkit.daemon import lan as lan_mod
+
+    net = hs.networks.get(rules.GWBRIDGE)
+    if net is not None:
+        return net
+    subnet = lan_mod.local_subnet(hs)
+    ipam = IPAM(str(subnet))
+    ipr = hs.netns.ipr
+    ipr.link("add", ifname=rules.GWBRIDGE, kind="bridge", address=dh._host_mac(), txqlen=0)
+    index = hs.netns.index(rules.GWBRIDGE)
+    try:
+        ipr.addr("add", index=index, address=str(ipam.gateway), prefixlen=ipam.prefixlen,
+                 broadcast=ipam.broadcast)
+        ipr.link("set", index=index, state="up")
+        cmds = firewall.bridge_inserts(firewall.BridgeRules(rules.GWBRIDGE, str(subnet),
+                                                            icc=False))
+        lan_mod.apply_rules(hs, cmds)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            ipr.link("del", index=index)
+        raise
+    # made by the daemon, not the user: it cannot be removed while overlays need it, and
+    # its addresses are not in the embedded DNS (only the overlay's are)
+    net = Network(rules.GWBRIDGE, names.new_id(dh.rng), rules.GWBRIDGE, ipam, index, False,
+                  False, cmds, time.monotonic())
+    hs.networks[rules.GWBRIDGE] = net
+    return net
+
+
+def _peer(sb: Sandbox, ip: str, mac: str, vtep: str, add: bool) -> None:
+    """``peerAdd``/``peerDelete``: ``ip neigh add IP lladdr MAC dev vxlan0 nud permanent``
+    and ``bridge fdb add MAC dev vxlan0 dst VTEP self permanent``."""
+    ipr = sb.node.netns.ipr
+    if add:
+        ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=sb.vx, state=NUD_PERMANENT)
+        ipr.fdb("replace", ifindex=sb.vx, lladdr=mac, dst=vtep, state=NUD_PERMANENT,
+                flags=NTF_SELF)
+        sb.peers.add(ip)
+    else:
+        with contextlib.suppress(Exception):
+            ipr.neigh("del", dst=ip, lladdr=mac, ifindex=sb.vx)
+        with contextlib.suppress(Exception):
+            ipr.fdb("del", ifindex=sb.vx, lladdr=mac, dst=vtep, flags=NTF_SELF)
+        sb.peers.discard(ip)
+
+
+def _announce(dh: DockerHost, lan: Lan, net: OverlayNetwork, hs: HostState, sb: Sandbox,
+              ep: Endpoint, add: bool) -> None:
+    """Gossip, done at once: tell the other hosts about this endpoint, and (on add) this
+    host about theirs."""
+    for other in net.sandboxes.values():
+        if other.host != hs.name:
+            _peer(other, ep.ip, ep.mac, hs.ip, add)
+    if not add:
+        return
+    for rec in dh.containers:
+        e = rec.endpoint(net.name)
+        on = getattr(rec, "on", "host")
+        if e is not None and on != hs.name and e.ip not in sb.peers:
+            _peer(sb, e.ip, e.mac, lan.hosts[on].ip, True)
+
+
+def run(dh: DockerHost, lan: Lan, hs: HostState, name: str, net: OverlayNetwork
+        ) -> dict[str, Any]:  # fmt: skip
+    """``docker run --network OVERLAY``: eth0 on the overlay (MTU 1450), eth1 on
+    ``docker_gwbridge`` with the default route, embedded DNS, and the peers told."""
+    ip = net.ipam.allocate()
+    undo: list[Any] = [lambda: net.ipam.release(ip)]
+    try:
+        sb = sandbox(dh, net, hs)
+        gw = gwbridge(dh, hs)
+        rec = _create(dh, hs, sb, name, net, ip, gw, undo)
+        _announce(dh, lan, net, hs, sb, rec.endpoints[0], True)
+        return dh.attrs(rec)
+    except BaseException as exc:
+        dh.nodes.pop(name, None)
+        for step in reversed(undo):
+            with contextlib.suppress(Exception):
+                step()
+        raise dh._translate(exc, f"docker run --network {net.name} {name}") from None
+
+
+def _create(dh: DockerHost, hs: HostState, sb: Sandbox, name: str, net: OverlayNetwork,
+            ip: str, gw: Network, undo: list[Any]) -> NodeRecord:  # fmt: skip
+    cid = names.new_id(dh.rng)
+    hostname = names.short_id(cid)
+    ns = netlink.create_netns(name, dh.home_fd, ipv6=False)
+    undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
+    mac = names.mac_from_ip(ip)
+    sbns = sb.node.netns
+    port = f"veth{sb.next_port}"
+    sb.next_port += 1
+    sbns.rt.veth_add(port, "eth0", ns.fd, mac, sb.br, dh._host_mac())
+    undo.append(lambda: sbns.rt.link_del(sbns.index(port)))
+    _set_mtu(sbns.rt, sbns.index(port), rules.MTU)
+    rt = ns.rt
+    rt.link_up(1)
+    eth0 = ns.index("eth0")
+    _set_mtu(rt, eth0, rules.MTU)
+    rt.addr_add(eth0, ip, net.ipam.prefixlen, net.ipam.broadcast)
+    rt.link_up(eth0)
+    gip = gw.ipam.allocate()
+    undo.append(lambda: gw.ipam.release(gip))
+    gmac = names.mac_from_ip(gip)
+    veth = dh._new_veth()
+    hs.netns.rt.veth_add(veth, "eth1", ns.fd, gmac, gw.index, dh._host_mac())
+    undo.append(lambda: hs.netns.rt.link_del(hs.netns.index(veth)))
+    eth1 = ns.index("eth1")
+    rt.addr_add(eth1, gip, gw.ipam.prefixlen, gw.ipam.broadcast)
+    rt.link_up(eth1)
+    rt.default_route(gw.gateway)
+    files = dh._write_files(name, hostname, ip, [], dh.profile.resolver_ip, embedded_dns=True)
+    undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
+    pid = holder.spawn_holder(ns.path, hostname, dh._binds(files, hide_netns=True))
+    dh._write_pid(files, pid)
+    rec = NodeRecord(
+        name=name,
+        kind="container",
+        netns=ns,
+        hostname=hostname,
+        holder=pid,
+        files=files,
+        id=cid,
+        endpoints=[Endpoint(net.name, "eth0", ip, mac, port),
+                   Endpoint(rules.GWBRIDGE, "eth1", gip, gmac, veth)],
+        created=time.monotonic(),
+        next_if=2,
+    )
+    rec.on = hs.name
+    undo.append(lambda: holder.reap(pid.result(timeout=30)))
+    dh._start_dns(rec)
+    undo.append(lambda: dh._stop_dns(rec))
+    dh.nodes[name] = rec
+    return rec
+
+
+def leave(dh: DockerHost, lan: Lan, hs: HostState, net: Network, rec: NodeRecord,
+          ep: Endpoint) -> None:  # fmt: skip
+    """``docker rm``'s part on an overlay: the peers forget it, its port and address go."""
+    assert isinstance(net, OverlayNetwork)
+    sb = net.sandboxes.get(hs.name)
+    if sb is not None:
+        _announce(dh, lan, net, hs, sb, ep, False)
+        with contextlib.suppress(Exception):
+            sb.node.netns.rt.link_del(sb.node.netns.index(ep.veth))
+    net.ipam.release(ep.ip)
+
+
+def vtep_entries(sb: Sandbox) -> list[dict[str, Any]]:
+    """``bridge fdb show dev vxlan0``'s remote entries: MAC → the VTEP (a host's uplink)."""
+    out = []
+    for f in sb.node.netns.ipr.fdb("dump", ifindex=sb.vx):
+        dst = f.get("NDA_DST")
+        if dst:
+            out.append({"mac": f.get("NDA_LLADDR"), "dst": dst})
+    return out
+
+
