@@ -36,7 +36,11 @@ class Snapshot:
     def diagram(self, flow: Any = None, *, title: str | None = None) -> Any:
         """The topology picture (a ``graphviz.Digraph``), optionally with a flow drawn on it."""
         from labkit.views.diagram import diagram
+        from labkit.views.multihost import diagram as multihost_diagram
+        from labkit.views.multihost import wants_multihost
 
+        if wants_multihost(self.data):  # several hosts, or overlay networks
+            return multihost_diagram(self.data, flow=flow, title=title)
         return diagram(self.data, flow=flow, title=title)
 
     def _repr_html_(self) -> str:

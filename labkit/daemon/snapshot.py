@@ -60,6 +60,11 @@ def _links(ipr: Any) -> list[LinkInfo]:
                 "promisc": bool(m["flags"] & IFF_PROMISC),
             }
         )
+        if kind == "vxlan":  # an overlay network's tunnel end: its VNI and UDP port
+            data = m.get(("linkinfo", "data"))
+            if data is not None:
+                out[-1]["vni"] = data.get("IFLA_VXLAN_ID")
+                out[-1]["vxlan_port"] = data.get("IFLA_VXLAN_PORT")
     return out
 
 

@@ -109,6 +109,7 @@ def _to_float(t: Any) -> float:
 
 def _matcher(match: dict[str, Any]) -> Callable[[Any], bool]:
     """A Python-side capture filter (BPF needs tcpdump, absent in the sandbox)."""
+    import scapy.layers.vxlan  # noqa: F401 - so an overlay's tunnelled frames decode
     from scapy.layers.inet import ICMP, IP, TCP, UDP
     from scapy.layers.l2 import ARP
 

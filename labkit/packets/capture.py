@@ -23,6 +23,7 @@ import scapy.layers.inet6  # noqa: F401 - so IPv6 frames decode
 from scapy.config import conf
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import Ether
+from scapy.layers.vxlan import VXLAN
 from scapy.packet import Packet, Raw
 from scapy.plist import PacketList
 
@@ -49,7 +50,13 @@ def _decode(raw: bytes, t: float, linktype: int, point: str) -> Packet:
 
 
 def match_key(pkt: Packet) -> tuple[Any, ...] | None:
-    """What identifies an IPv4 packet across NAT (None for packets without IPv4)."""
+    """What identifies an IPv4 packet across NAT (None for packets without IPv4).
+
+    A VXLAN packet (an overlay network's frame between two hosts) is identified by the
+    frame it carries, so the same ping matches inside the containers and on the uplinks.
+    """
+    if pkt.haslayer(VXLAN):
+        return match_key(pkt[VXLAN].payload)
     ip = pkt.getlayer(IP)
     if ip is None:
         return None
@@ -255,6 +262,9 @@ class Capture(Mapping[str, PacketList]):
             node, ifname = _split_point(point)
             hop = {"point": point, "node": node, "ifname": ifname}
             hop.update(_addresses(pkt))
+            if pkt.haslayer(VXLAN):  # the outer header's addresses, and what it carries
+                hop["vni"] = int(pkt[VXLAN].vni)
+                hop["inner"] = _addresses(pkt[VXLAN].payload)
             hop["summary"] = pkt.summary()
             hop["time"] = float(pkt.time)
             hops.append(hop)
