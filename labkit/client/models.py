@@ -240,6 +240,11 @@ class Container(Node, Resource):
         return dict(self.attrs["links"])
 
     @property
+    def docker_host(self) -> str:
+        """The Docker host it runs on: ``"host"``, or ``"host2"``… in a ``Lab(hosts=N)``."""
+        return str(self.attrs.get("host", "host"))
+
+    @property
     def steps(self) -> list[dict[str, Any]]:
         """With ``lab.run(..., stepwise=True)``: the steps Docker takes, as ``ip`` commands."""
         return list(self.attrs.get("steps", []))

@@ -156,4 +156,5 @@ class NodeRecord:
             "ports": {f"{p.container_port}/{p.proto}": p.host_port for p in self.ports},
             "links": dict(self.links),
             "steps": list(self.steps),
+            "host": self.on,
         }

@@ -90,6 +90,15 @@ SOLUTIONS: dict[str, dict[str, str]] = {
         "c27": 'lab.host.exec_run("iptables -R FORWARD 6 -i docker0 -o docker0 -j ACCEPT")',
         "c33": 'c1.exec_run(f"ip route add default via {c1.gateway}")',
     },
+    "12-overlay-two-hosts": {
+        "c24": (
+            'c3 = lab.run("c3", network="ov", host="host2")\n'
+            'fdb = lab.host.exec_run(["ip", "netns", "exec", ns,\n'
+            '                         "bridge", "fdb", "show", "dev", "vxlan0"]).output\n'
+            "vtep = next(line.split()[line.split().index(\"dst\") + 1]\n"
+            "            for line in fdb.splitlines() if line.startswith(c3.mac))"
+        ),
+    },
 }
 
 
