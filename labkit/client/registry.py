@@ -64,3 +64,43 @@ def running_labs() -> list[dict[str, Any]]:
         else:
             unregister(path)
     return sorted(out, key=lambda r: r.get("started", 0))
+
+
+def all_labs() -> list[dict[str, Any]]:
+    """Every user's running labs (root only: ``labkit ls --all``), oldest first.
+
+    Reads each user's registry (``/run/user/UID/labkit`` and ``/tmp/labkit-UID``) without
+    changing it: a directory is read only when the uid in its name owns it, and stale records
+    are skipped, not removed (they belong to their user). Each record gains ``uid``.
+    """
+    from labkit.errors import EnvironmentProblem
+
+    if os.geteuid() != 0:
+        raise EnvironmentProblem(
+            "`labkit ls --all` shows every user's labs and needs root; "
+            "`labkit ls` shows your own (or run `sudo labkit ls --all`)"
+        )
+    dirs: list[tuple[int, Path]] = []
+    for base in Path("/run/user").glob("*/labkit"):
+        if base.parent.name.isdigit():
+            dirs.append((int(base.parent.name), base))
+    for base in Path("/tmp").glob("labkit-*"):
+        if base.name[len("labkit-") :].isdigit():
+            dirs.append((int(base.name[len("labkit-") :]), base))
+    out = []
+    for uid, d in dirs:
+        try:
+            st = d.lstat()
+        except OSError:
+            continue
+        if st.st_uid != uid or not d.is_dir() or d.is_symlink():
+            continue
+        for path in sorted(d.glob("*.json")):
+            try:
+                rec = json.loads(path.read_text())
+                alive = _alive(int(rec["sandbox_pid"])) and _alive(int(rec["owner_pid"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if alive:
+                out.append({**rec, "uid": uid})
+    return sorted(out, key=lambda r: r.get("started", 0))
