@@ -14,7 +14,8 @@ option or a learner name that is not a Unix name stops the Hub with the reason.
 - On first login a copy of the tutorial is made in their home, by the learner's own uid.
 - ``jupyterhub-idle-culler`` (a Hub service) stops servers idle for ``[culler] timeout_s``;
   a server's kernels end with it, and a lab's daemon ends with its kernel.
-- Stopping the Hub stops every server (``cleanup_servers``), and with them every lab.
+- Stopping the Hub stops every server (``cleanup_servers``), and with them every lab; a
+  post-stop hook then drops the ended labs' records (``labkit ls`` as the learner).
 - Root sees every learner's labs with ``labkit ls --all``.
 
 Ports: the public proxy on ``[hub] port``, the Hub's own API on port + 1 and the proxy's
@@ -110,6 +111,38 @@ def copy_tutorial(spawner: LocalProcessSpawner) -> None:
 
 
 c.Spawner.pre_spawn_hook = copy_tutorial
+
+
+async def forget_ended_labs(spawner: LocalProcessSpawner) -> None:
+    """post_stop_hook: once the learner's kernels are gone, drop their labs' records.
+
+    A stopping Jupyter server does not always shut its kernels down: a kernel that sees its
+    server gone ends at once (``os._exit``), and its labs' daemons with it, but the labs'
+    records stay. ``labkit ls`` run *as the learner* drops records whose processes are gone;
+    it is retried for a few seconds while the kernels notice (ipykernel polls every second).
+    """
+    import asyncio
+    import pwd
+
+    pw = pwd.getpwnam(spawner.user.name)
+    argv = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups",
+            sys.executable, "-m", "labkit", "ls"]  # fmt: skip
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": pw.pw_dir, "USER": pw.pw_name}
+    try:
+        for _ in range(30):
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env=env, cwd="/", stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            out, _ = await proc.communicate()
+            if proc.returncode != 0 or out.startswith(b"no labs running"):
+                return
+            await asyncio.sleep(0.5)
+    except Exception:  # noqa: BLE001 - a hook must not stop the Hub from stopping the server
+        spawner.log.exception("labkit: could not tidy %s's lab records", spawner.user.name)
+
+
+c.Spawner.post_stop_hook = forget_ended_labs
 
 # --- services: the idle culler, and an optional admin token for scripts (and the class test)
 c.JupyterHub.services = [

@@ -8,6 +8,7 @@ the file. Nothing is ever deleted by pattern.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -37,18 +38,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# records this process wrote: removed at exit too (a kernel shut down by its Jupyter server
+# exits without closing its labs; its labs' daemons end with it, and so must their records)
+_WRITTEN: set[Path] = set()
+
+
 def register(record: dict[str, Any]) -> Path:
     """Write a lab's record; returns its path (remove it with :func:`unregister`)."""
     path = registry_dir() / f"{record['owner_pid']}-{record['sandbox_pid']}.json"
     record = {**record, "started": time.time()}
     path.write_text(json.dumps(record))
+    _WRITTEN.add(path)
     return path
 
 
 def unregister(path: Path | None) -> None:
     if path is not None:
+        _WRITTEN.discard(path)
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+@atexit.register
+def _unregister_all() -> None:
+    for path in list(_WRITTEN):
+        unregister(path)
 
 
 def running_labs() -> list[dict[str, Any]]:
