@@ -523,6 +523,7 @@ def test_a_class_of_four_on_a_real_hub(hub: Hub, capsys: pytest.CaptureFixture[s
     before = root_netns()
     t0 = time.monotonic()
     hub.start()
+    hub_only_kb = sum(pss_kb(p) for p in hub.processes())  # the Hub, its proxy, the culler
     tokens = hub.start_servers()
     t_ready = time.monotonic() - t0
     results = asyncio.run(run_class(hub, tokens))
@@ -578,5 +579,7 @@ def test_a_class_of_four_on_a_real_hub(hub: Hub, capsys: pytest.CaptureFixture[s
         print(
             f"\nclass of {LEARNERS}: servers ready in {t_ready:.1f} s, {NOTEBOOK} in all four at "
             f"once in {t_run:.1f} s, wall time {time.monotonic() - t0:.1f} s; peak memory (PSS of "
-            f"the Hub's namespace) {hub.peak_kb / 1024:.0f} MB"
+            f"the Hub's namespace) {hub.peak_kb / 1024:.0f} MB, of which the Hub, proxy and "
+            f"culler {hub_only_kb / 1024:.0f} MB: "
+            f"{(hub.peak_kb - hub_only_kb) / 1024 / LEARNERS:.0f} MB per learner"
         )
