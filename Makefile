@@ -53,8 +53,10 @@ $(VENV)/.installed: pyproject.toml
 CHP := $(VENV)/node/node_modules/.bin/configurable-http-proxy
 hub-deps: venv $(CHP)
 $(CHP):
-	@command -v npm >/dev/null || { echo "npm is missing: apt-get install -y npm (Debian) or nodejs (NodeSource)"; exit 1; }
-	npm install --no-audit --no-fund --silent --prefix $(VENV)/node configurable-http-proxy@4
+	@if ! command -v npm >/dev/null; then \
+	  echo "npm is missing (Debian: apt-get install npm): tests/class will skip"; \
+	  if [ "$$CI" = true ]; then exit 1; fi; \
+	else npm install --no-audit --no-fund --silent --prefix $(VENV)/node configurable-http-proxy@4; fi
 
 unit: venv
 	$(PY) -m pytest -q tests/unit

@@ -82,7 +82,6 @@ c.JupyterHub.spawner_class = LocalProcessSpawner
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.notebook_dir = f"~/{cfg.tutorial_folder}"
 c.Spawner.default_url = f"/lab/tree/{cfg.first_notebook}"
-c.Spawner.environment = {"LABKIT_CLASS": "1"}
 for key, value in cfg.spawner.items():
     setattr(c.LocalProcessSpawner, key, value)
 

@@ -11,9 +11,11 @@ over the originals: the machine gains no user, and everything ends with that nam
   a browser would, all four at the same time, through the Hub's proxy with the learner's
   own token.
 - Then: each learner's ``labkit ls`` shows only their own lab, another learner's lab cannot
-  be entered (``labkit shell``, ``nsenter``) or signalled, ``labkit ls --all`` (root) shows
-  all four, the machine's root network namespace is unchanged, and after the Hub stops no
-  lab process and no registry file remains.
+  be entered (``labkit shell``, ``nsenter``) or signalled, and ``labkit ls --all`` (root)
+  shows all four. ``jupyterhub-idle-culler`` (timeout 1 s) then ends every server, and with
+  them every lab and lab record; two learners come back with a lab each, and after the Hub
+  stops no lab process and no record remains. The machine's root network namespace is the
+  same at the end as at the start.
 
 Locally it skips with the reason when something is missing; with ``CI=true`` it fails.
 """
@@ -247,7 +249,6 @@ every_s = 60
 [spawner]
 start_timeout = 300
 http_timeout = 240
-interrupt_timeout = 60
 """
         )
 
@@ -334,12 +335,13 @@ interrupt_timeout = 60
         with urllib.request.urlopen(req, timeout=120) as r:
             return json.loads(r.read() or b"{}")
 
-    def start_servers(self) -> dict[str, str]:
-        """Start every learner's server through the REST API; each learner's own token."""
-        for name in self.learners:
+    def start_servers(self, names: list[str] | None = None) -> dict[str, str]:
+        """Start learners' servers through the REST API; returns each learner's own token."""
+        names = names or self.learners
+        for name in names:
             self.api("POST", f"/users/{name}/server")
         deadline = time.monotonic() + 600
-        waiting = set(self.learners)
+        waiting = set(names)
         while waiting and time.monotonic() < deadline:
             for name in sorted(waiting):
                 server = self.api("GET", f"/users/{name}").get("servers", {}).get("", {})
@@ -349,8 +351,32 @@ interrupt_timeout = 60
         assert not waiting, f"servers not ready: {waiting}; Hub log:\n{self.log()[-3000:]}"
         return {
             name: self.api("POST", f"/users/{name}/tokens", {"note": "class test"})["token"]
-            for name in self.learners
+            for name in names
         }
+
+    def servers(self) -> dict[str, dict]:
+        """The learners' running (or stopping) servers, as the Hub's REST API lists them."""
+        return {
+            name: server
+            for name in self.learners
+            if (server := self.api("GET", f"/users/{name}").get("servers", {}).get(""))
+        }
+
+    def cull(self) -> None:
+        """Run jupyterhub-idle-culler (timeout 1 s) until every learner's server has gone."""
+        culler = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=1", "--cull-every=2",
+             f"--url={self.url}/hub/api"],
+            env=dict(os.environ, JUPYTERHUB_API_TOKEN=self.token),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 300
+            while self.servers() and time.monotonic() < deadline:
+                time.sleep(1)
+        finally:
+            culler.terminate()
+            culler.wait(timeout=60)
 
     def stop(self) -> None:
         """Stop the Hub gracefully (SIGTERM): it stops every server, and they their labs."""
@@ -518,6 +544,47 @@ async def run_class(hub: Hub, tokens: dict[str, str]) -> dict[str, dict]:
             await k.close()
 
 
+async def open_labs(hub: Hub, tokens: dict[str, str]) -> dict[str, int]:
+    """In each learner's new server, a kernel with a lab open (as a notebook's first cell)."""
+    pids = {}
+    for name, tok in tokens.items():
+        session = hub.user_api(name, tok, "POST", "/sessions", {
+            "path": NOTEBOOK, "type": "notebook", "name": NOTEBOOK, "kernel": {"name": "python3"},
+        })  # fmt: skip
+        k = Kernel(hub, name, tok, session["kernel"]["id"])
+        await k.connect()
+        try:
+            r = await k.execute("from labkit import Lab\nlab = Lab()\nprint(lab.sandbox_pid)")
+            assert r["status"] == "ok", f"{name}: {r['error']}"
+            pids[name] = int(r["stdout"].split()[-1])
+        finally:
+            await k.close()
+    return pids
+
+
+def labs_left(hub: Hub) -> list[int]:
+    """One PID per running lab: the ``unshare`` that started its sandbox."""
+    return [
+        p
+        for p in hub.processes()
+        if "labkit.daemon" in cmdline(p) and Path(cmdline(p).split()[0]).name == "unshare"
+    ]
+
+
+def records_left(results: dict[str, dict]) -> list[Path]:
+    """Lab records left in the learners' registries."""
+    out: list[Path] = []
+    for r in results.values():
+        reg = Path(r["registry"])
+        out += sorted(reg.glob("*.json")) if reg.exists() else []
+    return out
+
+
+def stop_lines(hub: Hub) -> str:
+    words = ("interrupt", "terminat", "kill", "shut", "stopping", "labkit")
+    return "\n".join(ln for ln in hub.log().splitlines() if any(w in ln.lower() for w in words))
+
+
 # ----------------------------------------------------------------------------- the test
 def test_a_class_of_four_on_a_real_hub(hub: Hub, capsys: pytest.CaptureFixture[str]) -> None:
     before = root_netns()
@@ -558,21 +625,27 @@ def test_a_class_of_four_on_a_real_hub(hub: Hub, capsys: pytest.CaptureFixture[s
             f"{name}'s lab {pid} missing from `labkit ls --all`:\n{ls_all.stdout}"
         )
 
-    # the Hub stops: every server, kernel and lab with it; no registry file left
-    labs_before_stop = [p for p in hub.processes() if "labkit.daemon" in cmdline(p)]
-    assert len(labs_before_stop) >= LEARNERS, [cmdline(p) for p in hub.processes()]
+    assert len(labs_left(hub)) == LEARNERS  # one lab each, nothing else
+
+    # the idle culler ends idle servers, and with them their kernels and labs
+    assert any("jupyterhub_idle_culler" in cmdline(p) for p in hub.processes())
+    hub.cull()
+    assert hub.servers() == {}, "the idle culler did not stop every server"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (labs_left(hub) or records_left(results)):
+        time.sleep(0.5)
+    assert labs_left(hub) == [], "labs still running after their servers were culled"
+    assert records_left(results) == [], f"records left after culling:\n{stop_lines(hub)}"
+
+    # two learners come back; then the Hub stops: every server, kernel and lab with it
+    again = hub.start_servers(hub.learners[:2])
+    pids = asyncio.run(open_labs(hub, again))
+    assert len(labs_left(hub)) == 2, [cmdline(p) for p in hub.processes()]
     hub.stop()
     assert "hub-exited" in hub.log(), "the Hub did not stop within 120 s of SIGTERM"
     left = hub.processes()
     assert left == [], f"left after the Hub stopped: {[cmdline(p) for p in left]}"
-    for name, r in results.items():
-        files = sorted(Path(r["registry"]).glob("*.json")) if Path(r["registry"]).exists() else []
-        stops = [
-            ln
-            for ln in hub.log().splitlines()
-            if any(w in ln.lower() for w in ("interrupt", "terminat", "kill", "shut", "kernel"))
-        ]
-        assert files == [], f"{name}'s registry still holds {files}; " + "\n".join(stops)
+    assert records_left(results) == [], f"records left ({pids}):\n{stop_lines(hub)}"
     hub.kill()
     assert root_netns() == before, "the machine's root network namespace changed"
     with capsys.disabled():

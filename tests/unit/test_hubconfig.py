@@ -28,7 +28,7 @@ def test_the_shipped_example_is_valid() -> None:
     assert isinstance(cfg, ClassConfig)
     assert cfg.learners == ("learner01", "learner02", "learner03", "learner04")
     assert cfg.port == 8000 and cfg.cull_timeout_s == 3600
-    assert cfg.spawner == {"start_timeout": 120, "http_timeout": 60, "interrupt_timeout": 60}
+    assert cfg.spawner == {"start_timeout": 120, "http_timeout": 60}
 
 
 def test_the_example_matches_the_real_spawner_traits() -> None:

@@ -155,7 +155,7 @@ def test_the_pod_manifest_has_what_labkit_needs(
     assert container.image == "registry.example.org/labkit/singleuser:0.1.0"
     assert container.resources.limits["memory"] == 1 << 30  # 1G, as KubeSpawner parses it
     env = {e.name: e.value for e in container.env}
-    assert env["LABKIT_CLASS"] == "1"
+    assert env["JUPYTERHUB_DEFAULT_URL"] == "/lab/tree/00-start-here.ipynb"
     assert pod.spec.security_context["fsGroup"] == 100
 
 
