@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import html
 import os
+import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +18,26 @@ from labkit.client.connection import Connection
 from labkit.client.models import Container, Host, Network, Node, Outside
 from labkit.client.packets import LabCapture
 from labkit.client.snapshot import Snapshot
-from labkit.core.ipam import parse_subnet
+from labkit.core.ipam import check_overlap, reserved_ranges
 from labkit.core.profiles import get_profile
 from labkit.errors import InvalidArgument, LabClosed, NotFound
+
+#: labs not closed yet: closed by :func:`_close_open_labs` at exit, before finalisation
+_OPEN: weakref.WeakSet[Lab] = weakref.WeakSet()
+
+
+def _close_open_labs() -> None:
+    """Close every lab left open (a script that ends without ``lab.close()``), while the
+    interpreter is still whole: the daemon exits, its reader threads end, the registry
+    record goes. Keeps the script's own exit status."""
+    for lab in list(_OPEN):
+        try:
+            lab.close()
+        except Exception:  # noqa: BLE001, S112 - close the others anyway
+            continue
+
+
+atexit.register(_close_open_labs)
 
 
 class ContainerCollection:
@@ -106,17 +126,19 @@ class Lab:
         icc: bool = True,
         mode: str = "auto",
     ) -> None:
-        get_profile(profile)
+        prof = get_profile(profile)
         if subnet is not None:
-            parse_subnet(subnet)
+            check_overlap(subnet, reserved_ranges(prof))
         if seed is not None and not isinstance(seed, int):
             raise InvalidArgument(f"seed must be an int, not {seed!r}")
         self._conn: Connection | None = None
         self._record: Path | None = None
+        registry.registry_dir()  # refuse an unsafe registry before anything starts
         t0 = time.perf_counter()
         self.mode = sandbox.choose_mode(mode)
         proc = sandbox.spawn_daemon(self.mode)
         self._conn = Connection(proc)
+        _OPEN.add(self)
         try:
             self.info: dict[str, Any] = self._conn.call(
                 "start", profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode
@@ -134,21 +156,38 @@ class Lab:
         spid = sandbox.sandbox_pid(proc.pid)
         self.sandbox_pid = spid
         if spid is not None:
-            self._record = registry.register(
-                {
-                    "owner_pid": os.getpid(),
-                    "sandbox_pid": spid,
-                    "profile": profile,
-                    "subnet": self.info["subnet"],
-                    "mode": self.mode,
-                }
-            )
+            self._conn.daemon_pid = sandbox.sandbox_pid(spid)  # pid 1's first child
+        if spid is not None:
+            try:
+                self._record = registry.register(
+                    {
+                        "owner_pid": os.getpid(),
+                        "sandbox_pid": spid,
+                        "profile": profile,
+                        "subnet": self.info["subnet"],
+                        "mode": self.mode,
+                    }
+                )
+            except BaseException:
+                self.close()
+                raise
 
     # ------------------------------------------------------------------ plumbing
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        if self._conn is None:
+        return self._request(method, args, kwargs)
+
+    def _request(
+        self,
+        method: str,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """One call to the lab daemon, waiting at most ``deadline`` seconds."""
+        conn = self._conn
+        if conn is None:
             raise LabClosed("this lab is closed; start a new one with Lab()")
-        return self._conn.call(method, *args, **kwargs)
+        return conn.request(method, args, kwargs, deadline=deadline)
 
     @property
     def closed(self) -> bool:
@@ -157,6 +196,7 @@ class Lab:
     def close(self) -> None:
         """Stop the lab: its daemon exits and the kernel frees everything. Idempotent."""
         conn, self._conn = self._conn, None
+        _OPEN.discard(self)
         if conn is not None:
             conn.close()
         registry.unregister(self._record)
@@ -169,9 +209,13 @@ class Lab:
         self.close()
 
     def __del__(self) -> None:
+        # at interpreter exit the atexit hook has closed every lab already; closing from a
+        # finaliser then would close pipes that daemon threads are still reading
+        if sys.is_finalizing():
+            return
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - a finaliser must not raise
             pass
 
     # ------------------------------------------------------------------ docker verbs

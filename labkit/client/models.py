@@ -3,42 +3,41 @@
 from __future__ import annotations
 
 import html
-import shlex
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labkit.client.packets import PingResult
+from labkit.core.args import check_environment, check_timeout, split_command
 from labkit.errors import InvalidArgument
+
+__all__ = ["ExecResult", "Node", "Host", "Outside", "Container", "Network", "split_command"]
 
 if TYPE_CHECKING:
     from labkit.client.lab import Lab
     from labkit.client.snapshot import ConntrackTable
 
 
-class ExecResult(NamedTuple):
-    """What ``exec_run`` returns, like docker-py's: ``(exit_code, output)``.
-
-    ``output`` is stdout and stderr together, as text. ``exit_code`` is None for
-    ``detach=True``.
-    """
-
+class _ExecFields(NamedTuple):
     exit_code: int | None
     output: str
 
+
+class ExecResult(_ExecFields):
+    """What ``exec_run`` returns, like docker-py's: ``(exit_code, output)``.
+
+    ``output`` is stdout and stderr together, as text, at most 16 MB: beyond that it is cut
+    with a ``[labkit: output truncated ...]`` marker and ``truncated`` is True.
+    ``exit_code`` is None for ``detach=True``.
+    """
+
+    truncated: bool
+
+    def __new__(cls, exit_code: int | None, output: str, truncated: bool = False) -> ExecResult:
+        self = super().__new__(cls, exit_code, output)
+        self.truncated = truncated
+        return self
+
     def __str__(self) -> str:
         return self.output
-
-
-def split_command(cmd: str | list[str]) -> list[str]:
-    """A command as an argv list: a string is split like a shell word list (no shell runs)."""
-    if isinstance(cmd, str):
-        argv = shlex.split(cmd)
-    elif isinstance(cmd, (list, tuple)) and all(isinstance(a, str) for a in cmd):
-        argv = list(cmd)
-    else:
-        raise InvalidArgument(f"cmd must be a string or a list of strings, not {cmd!r}")
-    if not argv:
-        raise InvalidArgument("cmd is empty; give a command such as 'ip addr'")
-    return argv
 
 
 class Node:
@@ -65,10 +64,18 @@ class Node:
         ``detach=True`` starts it in the background (it ends with the lab).
         """
         argv = split_command(cmd)
-        code, output = self._lab._call(
-            "exec_run", self.name, argv, timeout=timeout, environment=environment, detach=detach
+        timeout = check_timeout(timeout)
+        env = check_environment(environment)
+        if not isinstance(detach, bool):
+            raise InvalidArgument(f"detach must be True or False, not {detach!r}")
+        deadline = None if timeout is None else timeout + 60
+        code, output, *rest = self._lab._request(
+            "exec_run",
+            (self.name, argv),
+            {"timeout": timeout, "environment": env, "detach": detach},
+            deadline=deadline if timeout is not None else float("inf"),
         )
-        return ExecResult(code, output)
+        return ExecResult(code, output, bool(rest and rest[0]))
 
     def ping(self, target: str, count: int = 1, timeout: float = 2.0) -> PingResult:
         """Send ICMP echo requests from this node with scapy and wait for the answers.
@@ -82,12 +89,32 @@ class Node:
         )
         return PingResult(self.name, str(target), list(replies))
 
-    def send(self, pkt: Any) -> str:
+    def send(self, pkt: Any, count: int = 1) -> str:
         """Send a scapy packet from inside this node (``IP(...)/...`` at layer 3, ``Ether(...)``
-        at layer 2); returns the summary of the packet as built there."""
+        at layer 2); returns the summary of the packet as built there.
+
+        ``count=N`` sends it N times, and a list of packets sends each in turn, all in one
+        call to the node (like scapy's ``send(pkt, count=N)``; much faster than a loop).
+        """
         from labkit.packets.wire import describe
 
-        return str(self._lab._call("probe", self.name, "send", {"spec": describe(pkt)}))
+        pkts = list(pkt) if isinstance(pkt, (list, tuple)) else [pkt]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InvalidArgument(f"count must be a whole number of packets ≥ 1, not {count!r}")
+        if not pkts:
+            raise InvalidArgument("send() got an empty list of packets")
+        try:
+            specs = [describe(p) for p in pkts]
+        except TypeError as exc:
+            raise InvalidArgument(
+                f"send() wants a scapy packet such as IP(dst='203.0.113.10')/ICMP() (or bytes "
+                f"of a built packet, or a list of them): {exc}"
+            ) from None
+        if len(specs) == 1 and count == 1:
+            return str(self._lab._call("probe", self.name, "send", {"spec": specs[0]}))
+        return str(
+            self._lab._call("probe", self.name, "send_many", {"specs": specs, "count": count})
+        )
 
     def sr1(self, pkt: Any, timeout: float = 2.0) -> Any:
         """Send a packet and return the first answer as a scapy packet (None if none came).

@@ -16,7 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from labkit.daemon.host import EXEC_ENV, DockerHost
+from labkit.daemon.host import DockerHost
+from labkit.daemon.tools import EXEC_ENV
 from labkit.errors import InvalidArgument, NotFound
 from labkit.packets.agentclient import AgentClient, AgentError, ForkedAgent
 

@@ -410,6 +410,25 @@ class Agent:
             return pkts[0].summary()
         return f"{len(pkts)} packets, first: {pkts[0].summary()}"
 
+    def op_send_many(self, specs: list[Any], count: int = 1, iface: str | None = None) -> str:
+        """Send every packet of ``specs``, ``count`` times over, through one socket (like
+        scapy's ``send(pkts, count=N)``); a summary back."""
+        from scapy.sendrecv import send, sendp
+
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be 1 or more, not {count!r}")
+        pkts = [p for spec in specs for p in self._freeze(spec)]
+        if not pkts:
+            raise ValueError("nothing to send")
+        if len(pkts) * count > 1_000_000:
+            raise ValueError(f"{len(pkts) * count} packets is more than one call may send (1e6)")
+        l2 = {self._is_l2(p) for p in pkts}
+        if len(l2) != 1:
+            raise ValueError("send Ether(...) frames and IP(...) packets in separate calls")
+        (send if l2 == {False} else sendp)(pkts, iface=iface, count=count, verbose=0)
+        total = len(pkts) * count
+        return f"{total} packet{'s' if total != 1 else ''}, first: {pkts[0].summary()}"
+
     def op_sr1(self, spec: Any, timeout: float = 2.0, iface: str | None = None) -> dict[str, Any]:
         """Send one packet and wait for its answer."""
         from scapy.sendrecv import sr, srp
