@@ -125,17 +125,19 @@ class Connection:
             self._pending[rid] = pending
         try:
             self._writer.write((rid, method, args, kwargs or {}))
-            if not pending.event.wait(limit):
-                raise self._timeout(method, limit)
+            answered = pending.event.wait(limit)
         except FrameTooLarge as exc:
             self._forget(rid)
             raise InvalidArgument(f"{method}: {exc}; send less at once") from None
         except (BrokenPipeError, ValueError, OSError):
             self._forget(rid)
             raise self._died() from None
-        except BaseException:  # KeyboardInterrupt, DaemonTimeout: the reply is dropped
+        except BaseException:  # KeyboardInterrupt: its reply, if any, is dropped
             self._forget(rid)
             raise
+        if not answered:
+            self._forget(rid)
+            raise self._timeout(method, limit)
         if pending.ok:
             return pending.value
         if pending.value is None:

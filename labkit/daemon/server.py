@@ -245,15 +245,16 @@ def _error(exc: BaseException) -> tuple[str, str]:
 METHODS = method_table(Daemon)
 
 
-def serve(inp: IO[bytes], out: IO[bytes]) -> None:
-    """Serve requests until the client closes the pipe."""
-    daemon = Daemon()
+def serve(inp: IO[bytes], out: IO[bytes], daemon: Daemon | None = None) -> None:
+    """Serve requests until the client closes the pipe (``daemon``: tests pass their own)."""
+    daemon = Daemon() if daemon is None else daemon
+    methods = method_table(type(daemon))
     writer = FrameWriter(out)
     work: queue.Queue[Any] = queue.Queue()
 
     def handle(rid: int, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
-            spec = METHODS.get(method)
+            spec = methods.get(method)
             if spec is None:
                 raise InvalidArgument(f"unknown lab daemon call {method!r}")
             if spec.needs_lab and daemon.host is None:
@@ -289,7 +290,7 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:
                 rid, method, args, kwargs = read_frame(inp)
             except ProtocolEOF:
                 break
-            spec = METHODS.get(method)
+            spec = methods.get(method)
             if spec is not None and not spec.serial:
                 threading.Thread(
                     target=handle, args=(rid, method, args, kwargs), daemon=True
