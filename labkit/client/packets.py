@@ -49,8 +49,11 @@ class LabCapture(Capture):
         """Stop the sniffers and take in what they saw (harmless when already stopped)."""
         if self.running:
             self.running = False
-            frames = self._lab._call("capture_stop", self._handle)
-            super().__init__({p: frames[p] for p in self._requested})
+            got = self._lab._call("capture_stop", self._handle)
+            frames, failed = got["frames"], got["failed"]
+            super().__init__(
+                {p: frames.get(p, []) for p in self._requested}, failed=failed, drops=got["drops"]
+            )
         return self
 
     def __enter__(self) -> LabCapture:

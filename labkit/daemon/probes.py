@@ -7,6 +7,7 @@ interface caches are process-global. Agents die with the lab (its pid namespace)
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import socket
 import subprocess
@@ -41,7 +42,7 @@ class Probes:
         self._agents: dict[str, AgentClient] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._captures: dict[int, dict[str, tuple[str, int]]] = {}
+        self._captures: dict[int, dict[str, tuple[str, AgentClient, int]]] = {}
         self._next = 1
         self.ready_ms: dict[str, float] = {}
         self._zygote: subprocess.Popen[bytes] | None = None
@@ -118,6 +119,8 @@ class Probes:
             agent = self._agents.get(node)
             if agent is not None and agent.alive:
                 return agent
+            if agent is not None:
+                agent.close(timeout=1)  # a dead agent: free its fds before forking anew
             agent = self._fork_agent(node)
             self._agents[node] = agent
             self.ready_ms[node] = agent.ready_ms
@@ -169,26 +172,50 @@ class Probes:
                     errors.append(exc)
         if errors:
             for node, sid in sids.values():
-                self.call(node, "sniff_stop", sid=sid)
+                with contextlib.suppress(Exception):
+                    self._agents[node].call("sniff_stop", sid=sid)
             raise errors[0]
         with self._guard:
             handle = self._next
             self._next += 1
-            self._captures[handle] = sids
+            # keep the agent itself: if it dies, a new agent must not be asked for its sid
+            self._captures[handle] = {p: (n, self._agents[n], sid) for p, (n, sid) in sids.items()}
         return handle
 
-    def capture_stop(self, handle: int) -> dict[str, list[tuple[bytes, float, int]]]:
-        """Stop the sniffers of a capture; the raw frames of every point."""
+    def capture_stop(self, handle: int) -> dict[str, Any]:
+        """Stop the sniffers of a capture: ``{"frames": {point: [...]}, "failed": {point:
+        why}, "drops": {point: {...}}}``; a point whose agent died is reported in ``failed``
+        and the other points' frames still come back."""
         with self._guard:
             sids = self._captures.pop(handle, None)
         if sids is None:
             raise NotFound(f"no running capture {handle}")
+
+        def finish(node: str, agent: AgentClient, sid: int) -> dict[str, Any]:
+            try:
+                if not agent.alive:
+                    raise AgentError(agent.stderr_tail() or "no longer running")
+                return dict(agent.call("sniff_finish", sid=sid))
+            except AgentError as exc:
+                raise AgentError(f"the capture agent in {node} died ({exc})") from None
+
+        out: dict[str, Any] = {"frames": {}, "failed": {}, "drops": {}}
         with ThreadPoolExecutor(max_workers=len(sids)) as pool:
-            futures = {
-                p: pool.submit(self.call, node, "sniff_stop", sid=sid)
-                for p, (node, sid) in sids.items()
-            }
-            return {p: list(f.result()) for p, f in futures.items()}
+            futures = {p: pool.submit(finish, *entry) for p, entry in sids.items()}
+            for p, f in futures.items():
+                try:
+                    got = f.result()
+                except Exception as exc:  # noqa: BLE001 - report the point, keep the others
+                    out["frames"][p] = []
+                    out["failed"][p] = str(exc).strip() or type(exc).__name__
+                    continue
+                out["frames"][p] = list(got["frames"])
+                out["drops"][p] = {
+                    "kernel": int(got.get("kernel_drops", 0)),
+                    "kernel_packets": int(got.get("kernel_packets", 0)),
+                    "limit_reached": bool(got.get("limit_reached", False)),
+                }
+        return out
 
     def close(self) -> None:
         for node in list(self._agents):

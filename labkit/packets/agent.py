@@ -25,8 +25,11 @@ Ops (keyword arguments):
   may be a name or a list of names. ``bpf`` needs tcpdump, which a sandbox usually lacks;
   ``match`` is a Python-side filter: ``{"proto": "icmp"|"udp"|"tcp"|"arp", "host": ip,
   "port": int}`` (all given keys must hold).
-* ``sniff_count(sid)`` → packets captured so far.
 * ``sniff_stop(sid)`` → ``[(raw_bytes, time_float, linktype), ...]``.
+* ``sniff_finish(sid)`` → ``{"frames": [...], "kernel_packets", "kernel_drops",
+  "limit_reached"}``: the frames, and what the kernel (full socket buffer) and the capture
+  limit dropped.
+* ``send_many(specs, count=1)`` → a summary; every packet, ``count`` times, one socket.
 * ``send(spec, iface=None)`` → summary string of the built packet(s); layer 2 (``sendp``)
   when the first layer is Ether, else layer 3 (``send``).
 * ``sr1(spec, timeout=2.0, iface=None)`` → ``{"sent", "sent_linktype", "sent_summary",
@@ -143,6 +146,43 @@ def _matcher(match: dict[str, Any]) -> Callable[[Any], bool]:
     return keep
 
 
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+#: receive buffer asked for each capture socket (the kernel's default, ~200 KB, drops
+#: most of a burst of thousands of packets before scapy's thread reads them)
+CAPTURE_RCVBUF = 32 * 1024 * 1024
+
+
+def _raw_socket(sock: Any) -> Any:
+    return getattr(sock, "ins", sock)
+
+
+def _packet_stats(sock: Any) -> tuple[int, int]:
+    """The kernel's (packets, drops) of one AF_PACKET socket, (0, 0) when unavailable."""
+    import struct
+
+    try:
+        raw = _raw_socket(sock).getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+        packets, drops = struct.unpack("II", raw)
+        return int(packets), int(drops)
+    except (OSError, AttributeError, struct.error):
+        return 0, 0
+
+
+def _grow_buffer(sock: Any, size: int = CAPTURE_RCVBUF) -> None:
+    """Raise a capture socket's receive buffer (SO_RCVBUFFORCE as the lab's root, else as
+    far as ``net.core.rmem_max`` allows)."""
+    import socket
+
+    raw = _raw_socket(sock)
+    for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
+        try:
+            raw.setsockopt(socket.SOL_SOCKET, opt, size)
+            return
+        except (OSError, AttributeError):
+            continue
+
+
 class _Capture:
     """One running capture: scapy's sniffer thread plus the sockets we opened for it."""
 
@@ -153,6 +193,16 @@ class _Capture:
         self.socks = socks
         self.lfilter = lfilter
         self.limit = limit
+        self._stats = [0, 0]
+
+    def kernel_stats(self) -> tuple[int, int]:
+        """(packets, drops) the kernel counted on our sockets since they opened
+        (``getsockopt(PACKET_STATISTICS)``; each read resets the kernel's counters)."""
+        for sock in self.socks:
+            packets, drops = _packet_stats(sock)
+            self._stats[0] += packets
+            self._stats[1] += drops
+        return self._stats[0], self._stats[1]
 
     def stop(self) -> list[Any]:
         """Stop the thread, then read what is still queued in the sockets, then close them."""
@@ -341,7 +391,10 @@ class Agent:
                 # drops the outgoing copy, as tcpdump shows it once; elsewhere listen to both
                 iface_ = resolve_iface(name)
                 opener = iface_.l2socket() if name == "lo" else iface_.l2listen()
-                socks[opener(type=ETH_P_ALL, iface=name, promisc=promisc, filter=bpf)] = str(name)
+                sock = opener(type=ETH_P_ALL, iface=name, promisc=promisc, filter=bpf)
+                _grow_buffer(sock)
+                _packet_stats(sock)  # reset the kernel's counters: count from here on
+                socks[sock] = str(name)
         except Exception as exc:
             for sock in socks:
                 sock.close()
@@ -387,15 +440,27 @@ class Agent:
             raise KeyError(f"no capture with id {sid}")
         return cap
 
-    def op_sniff_count(self, sid: int) -> int:
-        """How many packets the capture kept so far."""
-        return int(getattr(self._sniffer(sid).sniffer, "count", 0))
-
     def op_sniff_stop(self, sid: int) -> list[tuple[bytes, float, int]]:
         """Stop the capture; return its frames as ``(raw, time, linktype)``, oldest first."""
+        return list(self.op_sniff_finish(sid)["frames"])
+
+    def op_sniff_finish(self, sid: int) -> dict[str, Any]:
+        """Stop the capture: its frames, and what was lost on the way.
+
+        ``kernel_drops``: frames the kernel dropped because the socket's buffer was full
+        (``PACKET_STATISTICS``); ``limit_drops``: frames not kept because the capture
+        reached its ``limit``.
+        """
         cap = self._sniffer(sid, pop=True)
+        kernel = cap.kernel_stats()
         packets = cap.stop()
-        return [(bytes(p), _to_float(p.time), self._linktype(p)) for p in packets]
+        frames = [(bytes(p), _to_float(p.time), self._linktype(p)) for p in packets]
+        return {
+            "frames": frames,
+            "kernel_packets": kernel[0],
+            "kernel_drops": kernel[1],
+            "limit_reached": bool(cap.limit and len(frames) >= cap.limit),
+        }
 
     def op_send(self, spec: Any, iface: str | None = None) -> str:
         """Send once (layer 2 if the first layer is Ether, else layer 3); a summary back."""

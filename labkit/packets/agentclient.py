@@ -212,6 +212,11 @@ class AgentClient:
                 try:
                     if self._proc.stdin is not None:
                         self._proc.stdin.close()
+                    # a forked agent reads a socket: closing our file object does not end
+                    # its input, shutting the socket down does (else close waits, then kills)
+                    shutdown = getattr(self._proc, "shutdown_input", None)
+                    if shutdown is not None:
+                        shutdown()
                 except OSError:
                     pass
             try:
@@ -224,6 +229,9 @@ class AgentClient:
             for stream in (self._proc.stdout, self._proc.stderr):
                 if stream is not None:
                     stream.close()
+            release = getattr(self._proc, "release", None)
+            if release is not None and not self._reader.is_alive():
+                release()
         return self._proc.returncode
 
     def __enter__(self) -> AgentClient:
@@ -260,6 +268,15 @@ class ForkedAgent:
             self.returncode = 0
         return self.returncode
 
+    def shutdown_input(self) -> None:
+        """End the agent's input (it exits at end of input)."""
+        import socket
+
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
     def wait(self, timeout: float | None = None) -> int:
         import select
 
@@ -269,6 +286,14 @@ class ForkedAgent:
             self.returncode = 0
         self._sock.close()
         return self.returncode
+
+    def release(self) -> None:
+        """Close the pidfd (one fd per agent used to leak); only once nothing waits on it."""
+        import os
+
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
 
     def kill(self) -> None:
         import os
