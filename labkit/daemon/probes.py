@@ -1,8 +1,9 @@
 """Packet probes: one scapy agent process per node, started on first use.
 
-Each agent is spawned *inside* its node's namespaces (``nsenter -t HOLDER -n -m -u``, or
-the daemon's own for the host) before it imports scapy, because scapy's route and
-interface caches are process-global. Agents die with the lab (its pid namespace).
+The agents' zygote (:mod:`labkit.packets.zygote`, started when the lab starts) imports
+scapy once and forks each agent, which enters its node's namespaces and then reloads
+scapy's process-global route and interface caches. Agents die with the lab (its pid
+namespace); a removed container's agent is closed with it.
 """
 
 from __future__ import annotations

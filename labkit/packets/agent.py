@@ -1,13 +1,12 @@
 """The probe agent: scapy running *inside* one network namespace, driven over a pipe.
 
-The lab daemon starts one agent per namespace it wants to probe, already inside it::
+In a lab, the agents' zygote (:mod:`labkit.packets.zygote`) forks one agent per node,
+already inside the node's namespaces, and calls :func:`serve` on a socket; run by hand,
+``nsenter -t PID -n -m -u -- python -m labkit.packets.agent`` serves stdin/stdout.
 
-    nsenter -t PID -n -m -u -- python -m labkit.packets.agent
-    ip netns exec NAME python -m labkit.packets.agent          # the same, for a named netns
-
-scapy is imported only here, after the process entered the namespace, so its route and
-interface caches describe that namespace (a packet's source address is chosen by the
-container's routes, not the notebook's).
+scapy's route and interface caches are read after the process entered the namespace (the
+zygote reloads them in each forked agent), so they describe that namespace: a packet's
+source address is chosen by the container's routes, not the notebook's.
 
 Protocol (stdin → agent, agent → stdout): frames of a 4-byte big-endian length followed by
 a pickle of a dict. Requests are ``{"id": int, "op": str, **args}``; replies are

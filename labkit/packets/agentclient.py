@@ -1,15 +1,17 @@
-"""Daemon side of a probe agent: spawn it, multiplex calls to it, notice when it dies.
+"""Daemon side of a probe agent: talk to it, multiplex calls to it, notice when it dies.
 
 This module never imports scapy: the daemon stays light and scapy's caches belong to the
-agents, each in its own namespace. Typical use in the daemon::
+agents, each in its own namespace. In a lab, agents are forked by the agents' zygote
+(:mod:`labkit.packets.zygote`) inside a node's namespaces and handed over as a
+:class:`ForkedAgent`; :mod:`labkit.daemon.probes` does that::
 
-    agent = AgentClient(["nsenter", "-t", str(pid), "-n", "-m", "-u", "--",
-                         sys.executable, "-m", "labkit.packets.agent"])
+    agent = AgentClient(["zygote", node], proc=ForkedAgent(sock, pid))
     sid = agent.call("sniff_start", iface="eth0")
     agent.call("send", spec=describe_result)
     frames = agent.call("sniff_stop", sid=sid)
     agent.close()
 
+Given only ``argv`` (the tests do this), it spawns ``python -m labkit.packets.agent`` itself.
 ``call`` is thread-safe: many threads may wait at once (an ``sr1`` waiting does not block a
 ``sniff_stop``); replies are routed by request id by one reader thread.
 """
