@@ -60,6 +60,7 @@ notebooks: deps ## re-execute every notebook in place (stores real outputs)
 
 lint: venv
 	$(VENV)/bin/ruff check labkit tests
+	$(PY) -m mypy labkit
 
 bench: deps
 	$(PY) -m labkit bench

@@ -28,7 +28,8 @@ import pickle
 import queue
 import struct
 import threading
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 HEADER = struct.Struct(">I")
 #: the largest frame either end writes or accepts
@@ -153,7 +154,10 @@ class RpcSpec:
         self.needs_lab = needs_lab
 
 
-def rpc(*, serial: bool, needs_lab: bool = True) -> Any:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def rpc(*, serial: bool, needs_lab: bool = True) -> Callable[[_F], _F]:
     """Declare a daemon method callable over the pipe (the method table is built from these).
 
     ``serial=True`` runs it on the one netlink worker thread, in arrival order (pyroute2
@@ -161,8 +165,8 @@ def rpc(*, serial: bool, needs_lab: bool = True) -> Any:
     server started by ``exec_run`` does not block other calls.
     """
 
-    def mark(fn: Any) -> Any:
-        fn.__labkit_rpc__ = RpcSpec(serial, needs_lab)
+    def mark(fn: _F) -> _F:
+        fn.__labkit_rpc__ = RpcSpec(serial, needs_lab)  # type: ignore[attr-defined]
         return fn
 
     return mark

@@ -14,6 +14,7 @@ from typing import Any
 
 from labkit import sandbox
 from labkit.client import registry
+from labkit.client.api import LabAPI
 from labkit.client.connection import Connection
 from labkit.client.models import Container, Host, Network, Node, Outside
 from labkit.client.packets import LabCapture
@@ -53,14 +54,14 @@ class ContainerCollection:
 
     def get(self, name: str) -> Container:
         """A running container by name; raises :class:`labkit.errors.NotFound`."""
-        attrs = self._lab._call("inspect", name)
+        attrs = self._lab.api.inspect(name)
         if attrs["kind"] != "container":
             raise NotFound(f"{name!r} is the lab's {attrs['kind']} node, not a container")
         return Container(self._lab, attrs)
 
     def list(self) -> list[Container]:
         """The running containers, in start order. Similar to ``docker ps``."""
-        return [Container(self._lab, a) for a in self._lab._call("list_containers")]
+        return [Container(self._lab, a) for a in self._lab.api.list_containers()]
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.list())
@@ -83,11 +84,11 @@ class NetworkCollection:
 
     def create(self, name: str, subnet: str | None = None) -> Network:
         """A new bridge network. Similar to ``docker network create [--subnet S] NAME``."""
-        return Network(self._lab, self._lab._call("network_create", name, subnet))
+        return Network(self._lab, self._lab.api.network_create(name, subnet))
 
     def list(self) -> list[Network]:
         """Similar to ``docker network ls`` (``bridge`` is docker0)."""
-        return [Network(self._lab, a) for a in self._lab._call("network_list")]
+        return [Network(self._lab, a) for a in self._lab.api.network_list()]
 
     def get(self, name: str) -> Network:
         for net in self.list():
@@ -138,10 +139,11 @@ class Lab:
         self.mode = sandbox.choose_mode(mode)
         proc = sandbox.spawn_daemon(self.mode)
         self._conn = Connection(proc)
+        self._api = LabAPI(self._conn)
         _OPEN.add(self)
         try:
-            self.info: dict[str, Any] = self._conn.call(
-                "start", profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode
+            self.info: dict[str, Any] = self._api.start(
+                profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode
             )
         except BaseException:
             self._conn.close()
@@ -173,7 +175,16 @@ class Lab:
                 raise
 
     # ------------------------------------------------------------------ plumbing
+    @property
+    def api(self) -> LabAPI:
+        """The daemon's calls as typed methods (like docker-py's ``client.api``); the
+        models use it. Raises :class:`LabClosed` once the lab is closed."""
+        if self._conn is None:
+            raise LabClosed("this lab is closed; start a new one with Lab()")
+        return self._api
+
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A daemon call by name (prefer :attr:`api`)."""
         return self._request(method, args, kwargs)
 
     def _request(
@@ -246,16 +257,14 @@ class Lab:
         ``stepwise=True`` builds the veth pair in Docker's own order (temporary names, move,
         rename to eth0) and records each step with its ``ip`` command in ``container.steps``.
         """
-        attrs = self._call(
-            "run", name, links=links, stepwise=stepwise, ports=ports, network=network
-        )
+        attrs = self.api.run(name, links=links, stepwise=stepwise, ports=ports, network=network)
         return Container(self, attrs)
 
     def rm(self, name: str | Container) -> None:
         """Remove a container: its veth pair goes, its address is free again. ``docker rm -f``."""
         if isinstance(name, Container):
             name = name.name
-        self._call("rm", name)
+        self.api.rm(name)
 
     def node(self, name: str) -> Node:
         """``"host"``, ``"outside"`` or a container name → the node."""
@@ -270,7 +279,7 @@ class Lab:
 
     def snapshot(self) -> Snapshot:
         """Every namespace of the lab as the kernel has it now (see ``labkit.core.snapshot``)."""
-        return Snapshot(self._call("snapshot"))
+        return Snapshot(self.api.snapshot())
 
     def capture(
         self,

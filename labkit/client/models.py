@@ -68,14 +68,10 @@ class Node:
         env = check_environment(environment)
         if not isinstance(detach, bool):
             raise InvalidArgument(f"detach must be True or False, not {detach!r}")
-        deadline = None if timeout is None else timeout + 60
-        code, output, *rest = self._lab._request(
-            "exec_run",
-            (self.name, argv),
-            {"timeout": timeout, "environment": env, "detach": detach},
-            deadline=deadline if timeout is not None else float("inf"),
+        code, output, truncated = self._lab.api.exec_run(
+            self.name, argv, timeout=timeout, environment=env, detach=detach
         )
-        return ExecResult(code, output, bool(rest and rest[0]))
+        return ExecResult(code, output, truncated)
 
     def ping(self, target: str, count: int = 1, timeout: float = 2.0) -> PingResult:
         """Send ICMP echo requests from this node with scapy and wait for the answers.
@@ -84,8 +80,8 @@ class Node:
         carries a unique payload that a capture can follow across NAT.
         """
         target = getattr(target, "ip", target)
-        replies = self._lab._call(
-            "probe", self.name, "ping", {"dst": target, "count": count, "timeout": timeout}
+        replies = self._lab.api.probe(
+            self.name, "ping", {"dst": target, "count": count, "timeout": timeout}
         )
         return PingResult(self.name, str(target), list(replies))
 
@@ -111,10 +107,8 @@ class Node:
                 f"of a built packet, or a list of them): {exc}"
             ) from None
         if len(specs) == 1 and count == 1:
-            return str(self._lab._call("probe", self.name, "send", {"spec": specs[0]}))
-        return str(
-            self._lab._call("probe", self.name, "send_many", {"specs": specs, "count": count})
-        )
+            return str(self._lab.api.probe(self.name, "send", {"spec": specs[0]}))
+        return str(self._lab.api.probe(self.name, "send_many", {"specs": specs, "count": count}))
 
     def sr1(self, pkt: Any, timeout: float = 2.0) -> Any:
         """Send a packet and return the first answer as a scapy packet (None if none came).
@@ -125,12 +119,12 @@ class Node:
         from labkit.client.packets import decode_ip
         from labkit.packets.wire import describe
 
-        r = self._lab._call("probe", self.name, "sr1", {"spec": describe(pkt), "timeout": timeout})
+        r = self._lab.api.probe(self.name, "sr1", {"spec": describe(pkt), "timeout": timeout})
         return decode_ip(r.get("reply"), r.get("reply_linktype"))
 
     def sysctl(self, key: str, value: str | int | None = None) -> str:
         """Read a ``net.*`` sysctl of this node, or set it and return the old value."""
-        return str(self._lab._call("sysctl", key, None if value is None else str(value), self.name))
+        return str(self._lab.api.sysctl(key, None if value is None else str(value), self.name))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.name}>"
@@ -151,7 +145,7 @@ class Host(Node):
 
         Runs ``iptables -t nat -A/-D POSTROUTING -s SUBNET ! -o docker0 -j MASQUERADE``.
         """
-        return bool(self._lab._call("masquerade", on))
+        return bool(self._lab.api.masquerade(on))
 
     def conntrack(self, proto: str | None = None, host: str | None = None) -> ConntrackTable:
         """The host's connection-tracking entries, like ``conntrack -L [-p PROTO]``.
@@ -161,7 +155,7 @@ class Host(Node):
         """
         from labkit.client.snapshot import ConntrackTable
 
-        entries = self._lab._call("conntrack")
+        entries = self._lab.api.conntrack()
         keep = [
             e
             for e in entries
@@ -211,7 +205,7 @@ class Resource:
         return str(self.attrs["short_id"])
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.id == self.id  # type: ignore[attr-defined]
+        return isinstance(other, Resource) and type(other) is type(self) and other.id == self.id
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -270,7 +264,7 @@ class Container(Node, Resource):
 
     def reload(self) -> None:
         """Read this container's facts again from the daemon."""
-        self.attrs = self._lab._call("inspect", self.name)
+        self.attrs = self._lab.api.inspect(self.name)
 
     def remove(self) -> None:
         """Remove the container. Similar to ``docker rm -f``."""
@@ -330,11 +324,11 @@ class Network(Resource):
         """Attach a running container: it gets one more interface (eth1, …).
         Similar to ``docker network connect``."""
         name = container.name if isinstance(container, Container) else container
-        self._lab._call("network_connect", self.name, name)
+        self._lab.api.network_connect(self.name, name)
 
     def remove(self) -> None:
         """Similar to ``docker network rm``; refused while containers are attached."""
-        self._lab._call("network_rm", self.name)
+        self._lab.api.network_rm(self.name)
 
     def __repr__(self) -> str:
         return f"<Network: {self.name} {self.subnet} on {self.bridge}>"

@@ -382,7 +382,9 @@ class Agent:
         from scapy.sendrecv import AsyncSniffer
 
         self.refresh()
-        names = [iface] if isinstance(iface, str) else list(iface or [conf.iface])
+        names: list[Any] = (
+            [iface] if isinstance(iface, str) else (list(iface or []) or [conf.iface])
+        )
         socks: dict[Any, str] = {}
         try:
             for name in names:
@@ -471,7 +473,7 @@ class Agent:
         else:
             send(pkts, iface=iface, verbose=0)
         if len(pkts) == 1:
-            return pkts[0].summary()
+            return str(pkts[0].summary())
         return f"{len(pkts)} packets, first: {pkts[0].summary()}"
 
     def op_send_many(self, specs: list[Any], count: int = 1, iface: str | None = None) -> str:
@@ -588,7 +590,7 @@ def reload_scapy_caches() -> None:
     conf.route.resync()
     if conf.route6 is not None:
         conf.route6.resync()
-    conf.iface = get_working_if()
+    conf.iface = get_working_if()  # type: ignore[assignment]
 
 
 def serve(import_ms: float, fingerprint: tuple[Any, ...] | None = None) -> None:

@@ -266,7 +266,7 @@ class Capture(Mapping[str, PacketList]):
                 continue
             pkt = self._lists[point][group[point]]
             node, ifname = _split_point(point)
-            hop = {"point": point, "node": node, "ifname": ifname}
+            hop: dict[str, Any] = {"point": point, "node": node, "ifname": ifname}
             hop.update(_addresses(pkt))
             hop["summary"] = pkt.summary()
             hop["time"] = float(pkt.time)

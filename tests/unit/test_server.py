@@ -127,3 +127,18 @@ def test_from_oserror(errno_: int, cls: type, words: str) -> None:
 )
 def test_describe_exit(code: int | None, words: str) -> None:
     assert words in errors.describe_exit(code)
+
+
+def test_the_client_stub_matches_the_method_table() -> None:
+    """``lab.api`` has exactly one method per ``@rpc`` call of the daemon, same parameters."""
+    import inspect
+
+    from labkit.client.api import LabAPI
+    from labkit.daemon.server import METHODS
+
+    stub = {n for n, f in vars(LabAPI).items() if callable(f) and not n.startswith("_")}
+    assert stub == set(METHODS)
+    for name in METHODS:
+        theirs = list(inspect.signature(getattr(Daemon, name)).parameters)[1:]
+        ours = list(inspect.signature(getattr(LabAPI, name)).parameters)[1:]
+        assert ours == theirs, name
