@@ -22,6 +22,7 @@ from labkit.daemon.host import DockerHost
 from labkit.daemon.tools import EXEC_ENV
 from labkit.errors import InvalidArgument, NotFound
 from labkit.packets.agentclient import AgentClient, AgentError, ForkedAgent
+from labkit.protocol import MAX_FRAME
 
 
 def parse_point(point: object) -> tuple[str, str]:
@@ -33,6 +34,23 @@ def parse_point(point: object) -> tuple[str, str]:
         )
     node, ifname = point.split(":")
     return node, ifname
+
+
+def _fit_reply(out: dict[str, Any]) -> None:
+    """Keep a capture's reply within the pipe's limit: past a budget of 3/4 of
+    :data:`labkit.protocol.MAX_FRAME` in raw bytes, the latest frames of a point are not
+    returned, and ``drops[point]["not_returned"]`` says how many."""
+    budget = MAX_FRAME * 3 // 4
+    for point, frames in out["frames"].items():
+        kept = 0
+        for raw, _t, _lt in frames:
+            if budget - (len(raw) + 64) < 0:
+                break
+            budget -= len(raw) + 64
+            kept += 1
+        if kept < len(frames):
+            out["frames"][point] = frames[:kept]
+            out["drops"].setdefault(point, {})["not_returned"] = len(frames) - kept
 
 
 class Probes:
@@ -215,7 +233,9 @@ class Probes:
                     "kernel": int(got.get("kernel_drops", 0)),
                     "kernel_packets": int(got.get("kernel_packets", 0)),
                     "limit_reached": bool(got.get("limit_reached", False)),
+                    "not_returned": 0,
                 }
+        _fit_reply(out)
         return out
 
     def close(self) -> None:

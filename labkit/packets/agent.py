@@ -8,9 +8,10 @@ scapy's route and interface caches are read after the process entered the namesp
 zygote reloads them in each forked agent), so they describe that namespace: a packet's
 source address is chosen by the container's routes, not the notebook's.
 
-Protocol (stdin → agent, agent → stdout): frames of a 4-byte big-endian length followed by
-a pickle of a dict. Requests are ``{"id": int, "op": str, **args}``; replies are
-``{"id": int, "ok": True, "value": ...}`` or ``{"id": int, "ok": False, "error": str}``.
+Protocol (stdin → agent, agent → stdout): :mod:`labkit.protocol`'s frames (a 4-byte
+big-endian length, a pickle of plain data, one size limit), each holding a dict.
+Requests are ``{"id": int, "op": str, **args}``; replies are ``{"id": int, "ok": True,
+"value": ...}`` or ``{"id": int, "ok": False, "error": str}``.
 Values are plain data only (bytes, float, int, str, list, dict, None), so the daemon never
 needs scapy to read them. Every request runs in its own thread (an ``sr1`` can be waiting
 while a ``sniff_stop`` arrives); replies are written under one lock. The agent exits when
@@ -41,7 +42,6 @@ Ops (keyword arguments):
 from __future__ import annotations
 
 import os
-import pickle
 import struct
 import sys
 import threading
@@ -49,46 +49,26 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from labkit.protocol import MAX_FRAME, ProtocolEOF, encode
+from labkit.protocol import read_frame as _read_plain
+
 __all__ = ["read_frame", "write_frame", "main", "MAX_FRAME"]
 
 #: Largest frame either side accepts (a long capture can be big, but not unbounded).
-MAX_FRAME = 1 << 30
-
-_HEADER = struct.Struct(">I")
-
-
 def write_frame(stream: IO[bytes], obj: Any) -> None:
-    """Write one frame: 4-byte big-endian length + pickle of ``obj``. Caller holds any lock."""
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    if len(data) > MAX_FRAME:
-        raise ValueError(f"frame of {len(data)} bytes is larger than {MAX_FRAME}")
-    stream.write(_HEADER.pack(len(data)) + data)
+    """Write one frame (:func:`labkit.protocol.encode`: the pipe's one framing and limit).
+    Caller holds any lock."""
+    stream.write(encode(obj))
     stream.flush()
 
 
-def _read_exact(stream: IO[bytes], n: int) -> bytes | None:
-    chunks = []
-    while n:
-        chunk = stream.read(n)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
 def read_frame(stream: IO[bytes]) -> Any | None:
-    """Read one frame; None at end of file (also when it stops in the middle of a frame)."""
-    header = _read_exact(stream, _HEADER.size)
-    if header is None:
+    """Read one frame of plain data; None at end of file (also when it stops in the middle
+    of a frame). A frame that names a class is refused (:class:`labkit.protocol.UnsafeFrame`)."""
+    try:
+        return _read_plain(stream)
+    except ProtocolEOF:
         return None
-    (length,) = _HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise ValueError(f"frame of {length} bytes is larger than {MAX_FRAME}")
-    data = _read_exact(stream, length)
-    if data is None:
-        return None
-    return pickle.loads(data)
 
 
 def net_fingerprint() -> tuple[Any, ...]:
@@ -158,8 +138,6 @@ def _raw_socket(sock: Any) -> Any:
 
 def _packet_stats(sock: Any) -> tuple[int, int]:
     """The kernel's (packets, drops) of one AF_PACKET socket, (0, 0) when unavailable."""
-    import struct
-
     try:
         raw = _raw_socket(sock).getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
         packets, drops = struct.unpack("II", raw)
@@ -262,13 +240,13 @@ class Agent:
         A value that cannot be pickled becomes an error reply.
         """
         try:
-            data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # noqa: BLE001
+            data = encode(msg)
+        except Exception as exc:  # noqa: BLE001 - unpicklable or above the pipe's limit
             error = f"reply cannot be sent: {type(exc).__name__}: {exc}"
-            data = pickle.dumps({"id": msg.get("id"), "ok": False, "error": error})
+            data = encode({"id": msg.get("id"), "ok": False, "error": error})
         with self._out_lock:
             try:
-                self._out.write(_HEADER.pack(len(data)) + data)
+                self._out.write(data)
                 self._out.flush()
             except (BrokenPipeError, OSError):
                 pass

@@ -292,6 +292,8 @@ class Capture(Mapping[str, PacketList]):
             words.append(f"{d['kernel']} dropped by the kernel")
         if d.get("limit_reached"):
             words.append("stopped at its packet limit")
+        if d.get("not_returned"):
+            words.append(f"{d['not_returned']} not returned (too much for one reply)")
         return "; ".join(words)
 
     # --- display --------------------------------------------------------------------------
