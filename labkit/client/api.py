@@ -57,6 +57,10 @@ class LabAPI:
         """``docker network connect NAME CONTAINER``."""
         return dict(self._call("network_connect", name, container) or {})
 
+    def network_disconnect(self, name: str, container: str) -> dict[str, Any]:
+        """``docker network disconnect NAME CONTAINER``."""
+        return dict(self._call("network_disconnect", name, container) or {})
+
     def network_list(self) -> list[dict[str, Any]]:
         """``docker network ls``."""
         return list(self._call("network_list"))

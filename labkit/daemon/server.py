@@ -70,6 +70,12 @@ class Daemon:
         return networks.connect(self.host, name, container)
 
     @rpc(serial=True)
+    def network_disconnect(self, name: str, container: str) -> Any:
+        from labkit.daemon import networks
+
+        return networks.disconnect(self.host, name, container)
+
+    @rpc(serial=True)
     def network_list(self) -> Any:
         from labkit.daemon import networks
 
