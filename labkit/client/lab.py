@@ -185,20 +185,7 @@ class Lab:
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A daemon call by name (prefer :attr:`api`)."""
-        return self._request(method, args, kwargs)
-
-    def _request(
-        self,
-        method: str,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-        deadline: float | None = None,
-    ) -> Any:
-        """One call to the lab daemon, waiting at most ``deadline`` seconds."""
-        conn = self._conn
-        if conn is None:
-            raise LabClosed("this lab is closed; start a new one with Lab()")
-        return conn.request(method, args, kwargs, deadline=deadline)
+        return self.api._call(method, *args, **kwargs)
 
     @property
     def closed(self) -> bool:

@@ -122,7 +122,7 @@ def test_a_stopped_daemon_times_out_then_recovers(lab: Lab) -> None:
     os.kill(conn.daemon_pid, signal.SIGSTOP)
     try:
         with pytest.raises(DaemonTimeout, match="it is stopped"):
-            lab._request("list_containers", deadline=2)
+            conn.request("list_containers", deadline=2)
     finally:
         os.kill(conn.daemon_pid, signal.SIGCONT)
     assert lab.containers.list() == []

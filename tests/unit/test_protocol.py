@@ -113,6 +113,16 @@ def test_rpc_table_drives_dispatch() -> None:
 # --- Connection against a real child process playing the daemon ----------------------
 
 
+#: the head of a fake daemon's serving loop: one request per turn until end of input
+SERVE = """
+while True:
+    try:
+        rid, method, args, kwargs = protocol.read_frame(inp)
+    except protocol.ProtocolEOF:
+        break
+"""
+
+
 def _fake_daemon(body: str) -> subprocess.Popen[bytes]:
     """A real process speaking the protocol on stdin/stdout, with ``body`` as its loop."""
     code = textwrap.dedent(
@@ -134,17 +144,13 @@ def _fake_daemon(body: str) -> subprocess.Popen[bytes]:
 
 def test_connection_matches_replies_by_id_and_raises_labkit_errors() -> None:
     proc = _fake_daemon(
-        """
-        while True:
-            try:
-                rid, method, args, kwargs = protocol.read_frame(inp)
-            except protocol.ProtocolEOF:
-                break
-            if method == "boom":
-                reply((rid, False, ("NotFound", "no such container: 'x'")))
-            else:
-                reply((rid, True, [method, list(args), kwargs]))
-        """
+        SERVE
+        + """
+    if method == "boom":
+        reply((rid, False, ("NotFound", "no such container: 'x'")))
+    else:
+        reply((rid, True, [method, list(args), kwargs]))
+"""
     )
     conn = Connection(proc)
     try:
@@ -235,16 +241,7 @@ def test_sigkill_is_named() -> None:
 
 
 def test_a_too_large_request_is_refused_before_sending(monkeypatch: pytest.MonkeyPatch) -> None:
-    proc = _fake_daemon(
-        """
-        while True:
-            try:
-                rid, method, args, kwargs = protocol.read_frame(inp)
-            except protocol.ProtocolEOF:
-                break
-            reply((rid, True, len(args[0])))
-        """
-    )
+    proc = _fake_daemon(SERVE + "    reply((rid, True, len(args[0])))\n")
     conn = Connection(proc)
     try:
         monkeypatch.setattr(protocol, "MAX_FRAME", 10_000)
