@@ -106,8 +106,11 @@ class LabAPI:
         return code, output, bool(rest and rest[0])
 
     def probe(self, node: str, op: str, kwargs: dict[str, Any]) -> Any:
-        """A packet operation (``send``, ``send_many``, ``sr1``, ``ping``) in a node's agent."""
-        return self._call("probe", node, op, kwargs)
+        """A packet operation (``send``, ``send_many``, ``sr1``, ``ping``) in a node's agent;
+        waits the usual deadline plus the operation's own waiting (``timeout`` × ``count``)."""
+        waits = float(kwargs.get("timeout") or 0) * max(1, int(kwargs.get("count") or 1))
+        deadline = self._conn.default_deadline + waits
+        return self._call("probe", node, op, kwargs, deadline=deadline)
 
     def capture_start(self, points: list[str], match: dict[str, Any] | None = None) -> int:
         """Start sniffers at ``"node:ifname"`` points; a handle for :meth:`capture_stop`."""
