@@ -69,6 +69,7 @@ notebooks: deps ## re-execute every notebook in place (stores real outputs)
 
 lint: venv
 	$(VENV)/bin/ruff check labkit tests deploy
+	$(PY) -m mypy labkit
 
 hub: hub-deps ## a JupyterHub for a class (as root; settings in deploy/jupyterhub/class.toml)
 	$(VENV)/bin/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Any
 
 from labkit import sandbox
 from labkit.client import registry
@@ -63,7 +64,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def shell_argv(record: dict, node: str, command: list[str]) -> list[str]:
+def shell_argv(record: dict[str, Any], node: str, command: list[str]) -> list[str]:
     """The nsenter command line that puts a shell (or command) inside a lab's node."""
     enter = [
         sandbox.which("nsenter") or "nsenter",

@@ -145,7 +145,7 @@ def reap(pid: int) -> None:
         _kill_and_wait(pid)
 
 
-def zygote(sock: socket.socket, daemon_pid: int) -> None:
+def zygote(sock: socket.socket | None, daemon_pid: int) -> None:
     """Pid 1's loop: fork holders on request, reap every child, exit with the daemon."""
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -162,17 +162,20 @@ def zygote(sock: socket.socket, daemon_pid: int) -> None:
             if pid == daemon_pid:
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
         try:
-            ready, _, _ = select.select([sock, wake_r], [], [])
+            ready, _, _ = select.select([wake_r] if sock is None else [sock, wake_r], [], [])
         except InterruptedError:
             continue
         if wake_r in ready:
             os.read(wake_r, 4096)
-        if sock not in ready:
+        if sock is None or sock not in ready:
             continue
         data = sock.recv(65536)
         if not data:
+            # the daemon closed its end: wait for it to exit (an unconnected socket put in
+            # its place used to select as readable, and recv() then crashed pid 1, so a
+            # SIGKILLed daemon was reported as "exit status 1")
             sock.close()
-            sock = socket.socket()  # never ready again; wait for the daemon to exit
+            sock = None
             continue
         req = pickle.loads(data)
         try:
