@@ -67,8 +67,8 @@ def sandbox_checks() -> list[Check]:
         if chosen.mode == "root":
             detail = "works in root mode only (the fallback: no user namespace)"
         res = [Check("sandbox", True, detail)]
-        if chosen.sysfs == "ro":
-            res.append(Check("sysfs", True, "mounted read-only in labs: " + chosen.notes[0]))
+        if chosen.sysfs != "rw":
+            res.append(Check("sysfs", True, chosen.notes[0]))
         return res
     res = [Check("where", True, facts.place)]
     for mode in MODES:
@@ -134,4 +134,8 @@ def report(items: list[Check]) -> tuple[str, bool]:
     lines.append(
         f"labs can run here (as {who})." if can_run else "labs cannot run here yet: see FAIL lines."
     )
+    if not can_run and any(c.name.startswith("sandbox") and not c.ok for c in items):
+        from labkit.core.diagnosis import LIVE_PATHS
+
+        lines.append(f"Where labs run live: {LIVE_PATHS}.")
     return "\n".join(lines), can_run

@@ -24,6 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from labkit.core.diagnosis import MODES as DIAGNOSIS_MODES
 from labkit.core.diagnosis import (
     Facts,
     Plan,
@@ -59,16 +60,7 @@ LEARNER_TOOLS = {
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 BASE = ["--net", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"]
-MODES = {
-    "rootless": ["unshare", "--user", "--map-root-user", *BASE],
-    "root": ["unshare", *BASE],
-}
-#: kept for callers that print a generic hint; :func:`diagnose` gives the exact one
-USERNS_FIX = (
-    "allow unprivileged user namespaces: `sudo sysctl -w kernel.unprivileged_userns_clone=1` "
-    "(Debian), `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (Ubuntu ≥ "
-    "23.10), or `sudo sysctl -w user.max_user_namespaces=15000`; or run as root"
-)
+MODES = DIAGNOSIS_MODES
 NOBODY = 65534
 
 #: run inside a probe sandbox: each later step separately, one JSON line of answers
@@ -150,9 +142,9 @@ def _ns_argv(mode: str, *, proc: bool = True) -> list[str]:
     """The whole sandbox argv prefix for ``mode`` (the command to run follows)."""
     unshare = which("unshare") or "unshare"
     base = [b for b in BASE if proc or b != "--mount-proc"]
-    if mode == "root" or os.geteuid() == 0:
-        return [*_user_prefix(mode), unshare, *base]
-    return [unshare, "--user", "--map-root-user", *base]
+    if mode == "rootless" and os.geteuid() != 0:  # one unshare makes the user namespace too
+        return [unshare, "--user", "--map-root-user", *base]
+    return [*_user_prefix(mode), unshare, *base]
 
 
 def _env() -> dict[str, str]:

@@ -3,7 +3,10 @@
 :mod:`labkit.sandbox` tries each step of a sandbox separately and collects the answers in a
 :class:`Facts`; :func:`diagnose` turns them into the obstacle actually met and the fix
 written for where labkit runs: the ``docker run`` flags, a Kubernetes ``securityContext``,
-or a sysctl. :func:`plan` picks the sandbox and the fallbacks that keep every notebook true.
+or a sysctl. :func:`plan` picks the sandbox and the fallbacks that keep every notebook true:
+a read-only sysfs, or none (``brctl show`` falls back to its ioctls). A fresh /proc has no
+such fallback: with the outer one, ``/proc/PID`` and ``nsenter -t PID`` would name other
+processes than the lab's, so a refused /proc is reported, never worked around.
 
 The steps, in the order the kernel meets them (``unshare --user --map-root-user --net
 --mount --uts --pid --fork --mount-proc``, then what the daemon mounts):
@@ -105,7 +108,10 @@ class Plan:
     """How to start a sandbox: the mode, and how the daemon mounts sysfs."""
 
     mode: str
-    sysfs: str = "rw"  # "rw", or "ro" where a user namespace may only mount it read-only
+    #: "rw"; "ro" where a user namespace may mount it only read-only; "hidden" (an empty
+    #: tmpfs on /sys) where no sysfs may be mounted: ``brctl show`` then falls back to its
+    #: ioctls and stays true, and nothing else a notebook uses reads /sys
+    sysfs: str = "rw"
     notes: tuple[str, ...] = ()
 
 
@@ -240,6 +246,8 @@ def obstacle(mode: str, facts: Facts) -> Obstacle | None:
             continue
         if name == "sysfs_ro" and steps.get("sysfs_rw", Step(False)).ok:
             continue
+        if name.startswith("sysfs") and steps.get("tmpfs", Step(False)).ok:
+            continue  # /sys is hidden instead (see plan())
         bad = name
         break
     if bad is None:
@@ -330,8 +338,11 @@ def plan(facts: Facts, wanted: str = "auto") -> Plan | None:
             continue
         if steps.get("sysfs_rw", Step(False)).ok:
             return Plan(mode, "rw")
-        return Plan(mode, "ro", ("sysfs is mounted read-only: rw was refused "
-                                 f"({_errtext(steps['sysfs_rw'])})",))  # fmt: skip
+        refused = _errtext(steps.get("sysfs_rw", Step(False)))
+        if steps.get("sysfs_ro", Step(False)).ok:
+            return Plan(mode, "ro", (f"sysfs is mounted read-only: rw was refused ({refused})",))
+        return Plan(mode, "hidden", (f"/sys is hidden in labs (brctl show uses its ioctls): no "
+                                     f"sysfs may be mounted here ({refused})",))  # fmt: skip
     return None
 
 

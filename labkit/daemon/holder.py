@@ -28,8 +28,9 @@ from labkit.daemon import nsutil
 
 #: the daemon's end of the socket to pid 1 (set by ``labkit.daemon.__main__``)
 ZYGOTE: Zygote | None = None
-#: the flags of each node's fresh sysfs (``nsutil.SYSFS_FLAGS``; set by the daemon's main)
-SYSFS = 0
+#: how each node mounts its sysfs: rw, ro or hidden (``nsutil.mount_sysfs``; set by the
+#: daemon's main from the sandbox's plan)
+SYSFS = "rw"
 
 
 def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w: int) -> None:
@@ -41,7 +42,7 @@ def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w:
         os.close(fd)
         # the copy of the daemon's mounts is private already (unshare --mount made them so)
         nsutil.unshare(nsutil.CLONE_NEWNS | nsutil.CLONE_NEWUTS)
-        nsutil.mount("sysfs", "/sys", "sysfs", SYSFS)
+        nsutil.mount_sysfs(SYSFS)
         nsutil.mount_tmpfs("/tmp")  # each container its own /tmp
         for src, dst in binds.items():
             nsutil.mount(src, dst, None, nsutil.MS_BIND)

@@ -173,3 +173,15 @@ def mount_tmpfs(target: str, mode: int = 0o1777) -> None:
 #: sysfs flags: "rw" as ``ip netns exec`` mounts it; "ro" where a user namespace whose
 #: machine shows a read-only /sys (a container) may only mount it read-only
 SYSFS_FLAGS = {"rw": 0, "ro": MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC}
+SYSFS_MODES = (*SYSFS_FLAGS, "hidden")
+
+
+def mount_sysfs(how: str) -> None:
+    """A fresh sysfs on /sys for the caller's network namespace (``how``: rw, ro), or an
+    empty read-only tmpfs (``hidden``) where the kernel allows no sysfs: ``brctl show``
+    then asks the kernel through its ioctls and stays true."""
+    if how == "hidden":
+        mount_tmpfs("/sys", 0o555)
+        mount_setattr("/sys", attr_set=MOUNT_ATTR_RDONLY)
+    else:
+        mount("sysfs", "/sys", "sysfs", SYSFS_FLAGS[how])

@@ -163,3 +163,32 @@ def test_bad_settings_name_the_allowed_values() -> None:
     with pytest.raises(InvalidArgument, match="use 1 or 0"):
         check_settings({"LABKIT_REQUIRE_LAB": "yes"})
     assert check_settings({"LABKIT_MODE": "root", "HOME": "/"}) == {"LABKIT_MODE": "root"}
+
+
+def test_lab_mode_and_labkit_mode_are_checked_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from labkit import sandbox
+
+    with pytest.raises(InvalidArgument, match="'auto', 'rootless', 'root'"):
+        sandbox.choose("docker")
+    monkeypatch.setenv("LABKIT_MODE", "rootles")
+    with pytest.raises(InvalidArgument, match="LABKIT_MODE='rootles' makes no sense"):
+        sandbox.choose()
+
+
+def test_subordinate_ids_fall_back_to_nobody() -> None:
+    from labkit import sandbox
+
+    uid, gid, count = sandbox.subordinate_ids()
+    assert uid != 0 and gid != 0 and count >= 1
+
+
+def test_no_sysfs_at_all_hides_sys() -> None:
+    steps = {**ALL_OK, "sysfs_rw": EPERM, "sysfs_ro": EPERM}
+    f = Facts(place="kubernetes", steps={"rootless": steps})
+    assert obstacle("rootless", f) is None
+    chosen = plan(f)
+    assert chosen is not None and chosen.sysfs == "hidden" and "brctl" in chosen.notes[0]
+    no_tmpfs = Facts(steps={"rootless": {**steps, "tmpfs": EPERM}})
+    assert plan(no_tmpfs) is None
