@@ -24,6 +24,8 @@ RCODE_OK = 0
 RCODE_SERVFAIL = 2
 RCODE_NXDOMAIN = 3
 RCODE_NOTIMP = 4
+#: Docker's embedded DNS server, inside each container on a user-defined network
+EMBEDDED_DNS = "127.0.0.11"
 
 
 class DnsFormatError(ValueError):
@@ -134,3 +136,17 @@ DOC_ZONES = ("example.com", "example.net", "example.org")
 def in_doc_zone(name: str) -> bool:
     """Is ``name`` one of the RFC 2606 documentation domains (or below one)?"""
     return any(name == z or name.endswith("." + z) for z in DOC_ZONES)
+
+
+def embedded_resolv_conf(host_conf: str, embedded: str = EMBEDDED_DNS) -> str:
+    """resolv.conf of a container on a user-defined network, derived from the host's as
+    dockerd 20.10 does it (measured): the host's ``search`` and ``options`` kept, the name
+    servers replaced by the embedded DNS, and ``ndots:0`` added unless the host sets ndots
+    (libnetwork ``sandbox_dns_unix.go``, rebuildDNS). The lab's host has
+    ``options timeout:1 attempts:1``, so: ``options timeout:1 attempts:1 ndots:0``."""
+    lines = host_conf.splitlines()
+    search = [ln for ln in lines if ln.startswith("search ")]
+    opts = [o for ln in lines if ln.startswith("options ") for o in ln.split()[1:]]
+    if not any(o.startswith("ndots:") for o in opts):
+        opts.append("ndots:0")
+    return "\n".join([*search, f"nameserver {embedded}", "options " + " ".join(opts)]) + "\n"
