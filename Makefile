@@ -7,7 +7,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 APT_PACKAGES := iproute2 iptables nftables bridge-utils net-tools iputils-ping conntrack \
-                util-linux graphviz procps
+                util-linux graphviz procps curl
 BROWSER_APT := chromium
 PORT ?= 8888
 
@@ -31,7 +31,7 @@ system:
 	@missing=""; \
 	for t in ip:iproute2 iptables:iptables nft:nftables brctl:bridge-utils ifconfig:net-tools \
 	         ping:iputils-ping conntrack:conntrack unshare:util-linux nsenter:util-linux \
-	         dot:graphviz; do \
+	         dot:graphviz curl:curl; do \
 	  cmd=$${t%%:*}; pkg=$${t##*:}; \
 	  PATH="$$PATH:/usr/sbin:/sbin" command -v $$cmd >/dev/null || missing="$$missing $$pkg"; \
 	done; \

@@ -1,7 +1,8 @@
 """A node's holder process: the container's "init", keeping its UTS and mount namespaces.
 
 A holder enters the node's network namespace, makes its own UTS and mount namespaces,
-mounts a fresh ``/sys`` (so ``/sys/class/net`` and ``brctl show`` tell the truth about *this*
+mounts a private ``/tmp`` (the rest of the filesystem is read-only, as the daemon made it),
+a fresh ``/sys`` (so ``/sys/class/net`` and ``brctl show`` tell the truth about *this*
 namespace, as ``ip netns exec`` arranges), bind-mounts the node's own ``/etc/hosts``,
 ``/etc/hostname`` and ``/etc/resolv.conf``, sets the hostname and sleeps. Commands enter it
 with ``nsenter -t PID -n -m -u``.
@@ -27,6 +28,9 @@ from labkit.daemon import nsutil
 
 #: the daemon's end of the socket to pid 1 (set by ``labkit.daemon.__main__``)
 ZYGOTE: Zygote | None = None
+#: how each node mounts its sysfs: rw, ro or hidden (``nsutil.mount_sysfs``; set by the
+#: daemon's main from the sandbox's plan)
+SYSFS = "rw"
 
 
 def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w: int) -> None:
@@ -38,7 +42,8 @@ def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w:
         os.close(fd)
         # the copy of the daemon's mounts is private already (unshare --mount made them so)
         nsutil.unshare(nsutil.CLONE_NEWNS | nsutil.CLONE_NEWUTS)
-        nsutil.mount("sysfs", "/sys", "sysfs", 0)
+        nsutil.mount_sysfs(SYSFS)
+        nsutil.mount_tmpfs("/tmp")  # each container its own /tmp
         for src, dst in binds.items():
             nsutil.mount(src, dst, None, nsutil.MS_BIND)
         nsutil.sethostname(hostname)
