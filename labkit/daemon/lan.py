@@ -8,7 +8,7 @@ inside it. Every host's uplink ``eth0`` plugs into a bridge ``br-lan`` in the ``
 namespace, which so becomes the LAN's switch (198.51.100.0/24) and its router.
 
 Containers on a further host run with :meth:`DockerHost._create` given that host's
-namespace; overlay networks are in :mod:`.overlay`.
+namespace (:mod:`.swarm` places them); overlay networks are in :mod:`.overlay`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from labkit.core.ipam import IPAM, default_pools
 from labkit.daemon import holder, netlink
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Network, NodeRecord
-from labkit.errors import InvalidArgument, SubnetExhausted
+from labkit.daemon.tools import run_tool
+from labkit.errors import SubnetExhausted
 
 if TYPE_CHECKING:
     from labkit.daemon.host import DockerHost
@@ -73,8 +74,6 @@ def state(dh: DockerHost) -> Lan:
 
 def run_in(hs: HostState, argv: list[str], stdin: str | None = None) -> str:
     """Run a tool in a host's network namespace (``nsenter --net``) and return its output."""
-    from labkit.daemon.host import run_tool
-
     if hs.name == "host":
         return run_tool(argv, stdin)
     return run_tool(["nsenter", f"--net={hs.netns.path}", "--", *argv], stdin)
@@ -109,9 +108,8 @@ def build(dh: DockerHost, count: int) -> None:
 
 def _add_host(dh: DockerHost, name: str, position: int, outside: Netns, sw: int) -> HostState:
     """One more Docker host: a namespace with docker0, an uplink on the LAN, Docker's rules."""
-    from labkit.daemon.host import BRIDGE
-
     p = dh.profile
+    bridge = dh.default.bridge  # docker0
     ns = netlink.create_netns(name, dh.home_fd)
     ip = rules.uplink_ip(p.uplink_ip, position)
     mac = rules.uplink_mac(position)
@@ -124,8 +122,8 @@ def _add_host(dh: DockerHost, name: str, position: int, outside: Netns, sw: int)
     ipr.link("set", index=1, state="up")
     ipam = IPAM(str(dh.default_ipam.subnet), gateway=dh.gateway,
                 round_robin=dh.profile.round_robin)
-    ipr.link("add", ifname=BRIDGE, kind="bridge", address=dh._host_mac(), txqlen=0)
-    br = ns.index(BRIDGE)
+    ipr.link("add", ifname=bridge, kind="bridge", address=dh._host_mac(), txqlen=0)
+    br = ns.index(bridge)
     ipr.addr("add", index=br, address=dh.gateway, prefixlen=ipam.prefixlen,
              broadcast=ipam.broadcast)
     ipr.link("set", index=br, state="up")
@@ -141,7 +139,7 @@ def _add_host(dh: DockerHost, name: str, position: int, outside: Netns, sw: int)
         ) as f:
             f.write("1")
     hs = HostState(name, ns, ip, mac, position)
-    ruleset = firewall.Ruleset([firewall.BridgeRules(BRIDGE, dh.subnet, icc=dh.icc)])
+    ruleset = firewall.Ruleset([firewall.BridgeRules(bridge, dh.subnet, icc=dh.icc)])
     run_in(hs, ["iptables-restore", "--noflush"], ruleset.restore_text())
     hostname = f"docker-{name}"
     files = dh._write_files(name, hostname, ip, [], p.resolver_ip)
@@ -149,7 +147,7 @@ def _add_host(dh: DockerHost, name: str, position: int, outside: Netns, sw: int)
     pid = holder.spawn_holder(ns.path, hostname, dh._binds(files, hide_netns=True))
     dh._write_pid(files, pid)
     dh.nodes[name] = NodeRecord(name, "host", ns, hostname, pid, files)
-    hs.networks["bridge"] = Network("bridge", names.new_id(dh.rng), BRIDGE, ipam, br, False,
+    hs.networks["bridge"] = Network("bridge", names.new_id(dh.rng), bridge, ipam, br, False,
                                     dh.icc)
     return hs
 
@@ -169,79 +167,3 @@ def local_subnet(hs: HostState) -> ipaddress.IPv4Network:
         if not any(pool.overlaps(u) for u in used):
             return pool
     raise SubnetExhausted(f"all of Docker's default address pools are in use on {hs.name}")
-
-
-def run(
-    dh: DockerHost,
-    name: str,
-    *,
-    network: str,
-    host: str,
-    links: dict[str, str] | None,
-    ports: Any,
-) -> dict[str, Any]:
-    """``docker run`` on another host of the lab, or on an overlay network."""
-    from labkit.daemon import overlay
-
-    lan = state(dh)
-    hs = lan.host(host)
-    if ports:
-        raise InvalidArgument(
-            "ports= is only built for containers on the first host's bridge networks (a swarm "
-            "publishes overlay services through its ingress network, which a lab does not build)"
-        )
-    if links:
-        raise InvalidArgument(
-            "links= is only built on the first host's bridge networks; on an overlay network "
-            "containers already find each other by name (embedded DNS)"
-        )
-    net = dh.networks.get(network)
-    if overlay.is_overlay(net):
-        return overlay.run(dh, lan, hs, name, net)
-    if network not in hs.networks:
-        known = ", ".join(sorted({*hs.networks, *(n for n, v in dh.networks.items()
-                                                  if overlay.is_overlay(v))}))
-        raise InvalidArgument(
-            f"network {network!r} is not on {host} (there: {known}); bridge networks are local "
-            "to one host, an overlay network (driver='overlay') spans them all"
-        )
-    local = hs.networks[network]
-    ip = local.ipam.allocate()
-    undo: list[Any] = [lambda: local.ipam.release(ip)]
-    try:
-        rec = dh._create(name, local, ip, [], {}, False, undo, on=hs.netns)
-        rec.on = host
-        return dh.attrs(rec)
-    except BaseException as exc:
-        dh.nodes.pop(name, None)
-        for step in reversed(undo):
-            with contextlib.suppress(Exception):
-                step()
-        raise dh._translate(exc, f"docker run {name} (on {host})") from None
-
-
-def release(dh: DockerHost, rec: NodeRecord) -> None:
-    """``docker rm``'s part for what this module and :mod:`.overlay` built: endpoints on
-    another host's networks and on overlays (their addresses, veths, peers' fdb and
-    neighbour entries). They are taken out of ``rec.endpoints``; the rest is the caller's."""
-    from labkit.daemon import overlay
-
-    if "lan" not in dh.__dict__:
-        return
-    lan = state(dh)
-    on = getattr(rec, "on", "host")
-    hs = lan.hosts[on]
-    keep = []
-    for e in rec.endpoints:
-        net = dh.networks.get(e.network)
-        if overlay.is_overlay(net):
-            overlay.leave(dh, lan, hs, net, rec, e)
-        elif on != "host":
-            local = hs.networks.get(e.network)
-            with contextlib.suppress(Exception):
-                hs.netns.rt.link_del(hs.netns.index(e.veth))
-            if local is not None:
-                local.ipam.release(e.ip)
-        else:
-            keep.append(e)
-    rec.endpoints[:] = keep

@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 from labkit.core import firewall, names
 from labkit.core import overlay as rules
 from labkit.core.ipam import IPAM, parse_subnet
-from labkit.daemon import holder, netlink
+from labkit.daemon import holder, lan, netlink
+from labkit.daemon.lan import HostState, Lan
 from labkit.daemon.records import Endpoint, Network, NodeRecord
 from labkit.errors import Conflict, InvalidSubnet, SubnetExhausted
 
 if TYPE_CHECKING:
     from labkit.daemon.host import DockerHost
-    from labkit.daemon.lan import HostState, Lan
 
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02  # the entry belongs to the VXLAN device itself (``bridge fdb … self``)
@@ -100,10 +100,11 @@ def create(dh: DockerHost, name: str, subnet: str | None = None) -> dict[str, An
                     "another"
                 )
     else:
-        net_addr = next((s for s in rules.overlay_subnets()
-                         if not any(s.overlaps(u) for u in used)), None)  # fmt: skip
-        if net_addr is None:
+        free = next((s for s in rules.overlay_subnets()
+                     if not any(s.overlaps(u) for u in used)), None)  # fmt: skip
+        if free is None:
             raise SubnetExhausted("the swarm's address pool 10.0.0.0/8 is used up")
+        net_addr = free
     vnis = {n.vni for n in overlays if isinstance(n, OverlayNetwork)}
     vni = next(v for v in range(rules.VXLAN_ID_START + 1, 1 << 24) if v not in vnis)
     nid = names.new_id(dh.rng)
@@ -190,12 +191,10 @@ def sandbox(dh: DockerHost, net: OverlayNetwork, hs: HostState) -> Sandbox:
 def gwbridge(dh: DockerHost, hs: HostState) -> Network:
     """The host's ``docker_gwbridge``, made on first use as dockerd makes it: a bridge
     network from the host's local pools, ICC off, masquerade on."""
-    from labkit.daemon import lan as lan_mod
-
     net = hs.networks.get(rules.GWBRIDGE)
     if net is not None:
         return net
-    subnet = lan_mod.local_subnet(hs)
+    subnet = lan.local_subnet(hs)
     ipam = IPAM(str(subnet))
     ipr = hs.netns.ipr
     ipr.link("add", ifname=rules.GWBRIDGE, kind="bridge", address=dh._host_mac(), txqlen=0)
@@ -206,7 +205,7 @@ def gwbridge(dh: DockerHost, hs: HostState) -> Network:
         ipr.link("set", index=index, state="up")
         cmds = firewall.bridge_inserts(firewall.BridgeRules(rules.GWBRIDGE, str(subnet),
                                                             icc=False))
-        lan_mod.apply_rules(hs, cmds)
+        lan.apply_rules(hs, cmds)
     except BaseException:
         with contextlib.suppress(Exception):
             ipr.link("del", index=index)
@@ -277,7 +276,8 @@ def _create(dh: DockerHost, hs: HostState, sb: Sandbox, name: str, net: OverlayN
     cid = names.new_id(dh.rng)
     hostname = names.short_id(cid)
     ns = netlink.create_netns(name, dh.home_fd, ipv6=False)
-    undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
+    undo.append(ns.close)
+    undo.append(lambda: netlink.delete_netns_file(ns.path))
     mac = names.mac_from_ip(ip)
     sbns = sb.node.netns
     port = f"veth{sb.next_port}"
