@@ -12,6 +12,10 @@ Every figure is measured in the same run:
 - ``first_ping_ms``: from ``Lab()`` to the first answered ping between two containers.
 - ``labs_at_once``: 8 labs at once, each with two containers pinging for 10 s: the failed
   pings (goal 0) and the 95th percentile of a ping's round trip through labkit.
+- ``overlay_run_ms`` / ``overlay_ping_ms``: in a ``Lab(hosts=2)``, ``lab.run`` on an overlay
+  network (eth0 on the overlay, eth1 on docker_gwbridge, gossip entries on the other host),
+  and the first ping across the hosts (through VXLAN, agent start included); each beside the
+  same figure for a bridge container, with the ratio (goal ≤ 2).
 """
 
 from __future__ import annotations
@@ -214,6 +218,50 @@ def labs_at_once(labs: int = 8, seconds: float = 10.0) -> dict[str, float]:
     }
 
 
+def overlay_bench(n: int = 10, pings: int = 3) -> dict[str, float]:
+    """``lab.run`` on an overlay vs on docker0 (median of ``n`` each, alternating hosts for the
+    overlay; the first overlay container of each host, which builds that host's overlay
+    namespace and docker_gwbridge, is timed apart), and the first ping across the hosts vs
+    the first ping between two containers on docker0 (median of ``pings``)."""
+    with Lab(hosts=2, seed=41) as lab:
+        lab._call("probes_ready")
+        lab.networks.create("ov", driver="overlay")
+        t = time.perf_counter()
+        lab.run("o0", network="ov")
+        lab.run("o1", network="ov", host="host2")
+        first = (time.perf_counter() - t) * 1000 / 2
+        bridge, overlay = [], []
+        for i in range(n):
+            t = time.perf_counter()
+            lab.run(f"b{i}")
+            bridge.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            lab.run(f"o{i + 2}", network="ov", host="host2" if i % 2 else "host")
+            overlay.append((time.perf_counter() - t) * 1000)
+        bping, oping = [], []
+        for i in range(pings):
+            a, b = lab.run(f"pb{i}a"), lab.run(f"pb{i}b")
+            t = time.perf_counter()
+            ok = a.ping(b.ip)
+            bping.append((time.perf_counter() - t) * 1000)
+            x = lab.run(f"po{i}a", network="ov")
+            y = lab.run(f"po{i}b", network="ov", host="host2")
+            t = time.perf_counter()
+            ok = x.ping(y.ip) and ok
+            oping.append((time.perf_counter() - t) * 1000)
+            assert ok, "a first ping (bridge or across the overlay) was not answered"
+    res = {
+        "bridge_run_ms": statistics.median(bridge),
+        "overlay_run_ms": statistics.median(overlay),
+        "overlay_first_run_ms": first,
+        "bridge_ping_ms": statistics.median(bping),
+        "overlay_ping_ms": statistics.median(oping),
+    }
+    res["run_ratio"] = res["overlay_run_ms"] / res["bridge_run_ms"]
+    res["ping_ratio"] = res["overlay_ping_ms"] / res["bridge_ping_ms"]
+    return res
+
+
 def _labkit(n: int) -> dict[str, float]:
     t = time.perf_counter()
     lab = Lab(seed=n)
@@ -336,6 +384,19 @@ def run_bench(sizes: tuple[int, ...] = (1, 10, 100), out: TextIO = sys.stdout) -
         + (f" ({many['errors']})" if many["errors"] else "")
         + "\n"
     )
+    ov = overlay_bench()
+    out.write(
+        f"overlay (Lab(hosts=2)): lab.run {ov['overlay_run_ms']:.1f} ms vs "
+        f"{ov['bridge_run_ms']:.1f} ms on docker0 (×{ov['run_ratio']:.2f}; the first on a host, "
+        f"which builds its overlay namespace, {ov['overlay_first_run_ms']:.0f} ms); first ping "
+        f"across hosts {ov['overlay_ping_ms']:.0f} ms vs {ov['bridge_ping_ms']:.0f} ms on one "
+        f"bridge (×{ov['ping_ratio']:.2f})\n"
+    )
+    out.flush()
+    summary.update(
+        overlay_run=ov["overlay_run_ms"], overlay_ping=ov["overlay_ping_ms"],
+        overlay_run_ratio=ov["run_ratio"], overlay_ping_ratio=ov["ping_ratio"],
+    )  # fmt: skip
     summary.update(
         pss_idle=mem["idle"], pss_active=mem["active"], first_ping=fp,
         at_once_failures=many["failures"], at_once_p95=many["p95_ms"],
@@ -348,6 +409,8 @@ def run_bench(sizes: tuple[int, ...] = (1, 10, 100), out: TextIO = sys.stdout) -
         f"lab_pss_mb_idle={mem['idle']:.0f} lab_pss_mb_active={mem['active']:.0f} "
         f"labs_at_once={many['labs']:.0f} labs_at_once_failures={many['failures']:.0f} "
         f"labs_at_once_p95_ms={many['p95_ms']:.1f} agent_ready_ms={p['agent_first_ms']:.0f} "
-        f"sniffer_start_ms={p['sniffer_start_ms']:.1f} traced_ping_ms={p['traced_ping_ms']:.0f}\n"
+        f"sniffer_start_ms={p['sniffer_start_ms']:.1f} traced_ping_ms={p['traced_ping_ms']:.0f} "
+        f"overlay_run_ms={ov['overlay_run_ms']:.1f} overlay_run_ratio={ov['run_ratio']:.2f} "
+        f"overlay_ping_ms={ov['overlay_ping_ms']:.0f} overlay_ping_ratio={ov['ping_ratio']:.2f}\n"
     )
     return summary

@@ -61,3 +61,9 @@ def test_the_closing_line_names_the_new_figures(can_lab: None, monkeypatch) -> N
     assert last["lab_pss_mb_idle"] == "44" and last["lab_pss_mb_active"] == "90"
     assert last["labs_at_once"] == "8" and last["labs_at_once_failures"] == "0"
     assert last["labs_at_once_p95_ms"] == "40.0"
+
+
+def test_overlay_figures_are_measured_on_two_hosts(can_lab: None) -> None:
+    r = bench.overlay_bench(n=2, pings=1)
+    assert set(r) >= {"overlay_run_ms", "overlay_ping_ms", "bridge_run_ms", "run_ratio"}
+    assert all(v > 0 for v in r.values())
