@@ -282,10 +282,14 @@ class Capture(Mapping[str, PacketList]):
             f"<p><b>Capture</b>: {len(self)} points, {len(self.matches())} packets "
             "seen at several points</p>"
         )
-        parts.append(self._html_alignment(t0))
+        merged = self._html_alignment(t0)
+        parts.append(merged)
+        # The merged table is the story; the per-point lists are there to dig into, so they
+        # start collapsed when the merged table is shown.
+        fold = "<details>" if merged else "<details open>"
         for point, pl in self._lists.items():
             parts.append(
-                f"<details open><summary><b>{esc(point)}</b> — {len(pl)} packets"
+                f"{fold}<summary><b>{esc(point)}</b> — {len(pl)} packets"
                 "</summary><table><tr><th>#</th><th>t (ms)</th><th>src → dst</th>"
                 "<th>summary</th></tr>"
             )
