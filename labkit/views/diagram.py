@@ -496,6 +496,8 @@ def _diagram(
         g.attr(label=f"<<b>{_esc(title)}</b>>")
 
     edges: list[_Edge] = []
+    column: list[str] = []
+    outside_ids: list[str] = []  # left to right: routing, NAT, uplink and the outside, stacked
     # With a flow, everything sits in a frame whose label (at the bottom) is the hop table.
     frame: Any = g.subgraph(name="cluster_frame") if hops else None
     root = frame.__enter__() if frame is not None else g
@@ -530,7 +532,7 @@ def _diagram(
                 labeljust="c",
             )
             if kind == "host":
-                _draw_host(
+                column += _draw_host(
                     c,
                     name,
                     info,
@@ -571,6 +573,8 @@ def _diagram(
                         f'<td><font color="#6c757d">{_esc(tr("no interfaces"))}</font></td>'
                     )
                 c.node(nid, label=_table(rows))
+                if kind == "outside":
+                    outside_ids.append(nid)
 
     # Veth pairs (and any other wire) as cables, earlier tier → later tier.
     for w in sorted(
@@ -589,7 +593,14 @@ def _diagram(
         attrs = {"penwidth": "1.6"}
         if cable:
             attrs.update(label=cable, fontcolor=_MUTED, fontsize="8")
-        edges.append(_Edge(ta, pa, tb, pb, attrs))
+        compass = None
+        if rankdir == "LR" and column and ta == column[-1] and tb in outside_ids:
+            # the outside world hangs under the uplink: the picture stays narrow
+            compass = ("s", "n")
+            column.append(tb)
+            if "label" in attrs:
+                attrs["xlabel"] = attrs.pop("label")
+        edges.append(_Edge(ta, pa, tb, pb, attrs, compass=compass))
 
     # The flow: colour the cables between consecutive hops (shortest path in the picture).
     extra: list[_Edge] = []
@@ -617,6 +628,20 @@ def _diagram(
                 for e, forward in path:
                     (e.flow_fwd if forward else e.flow_back).append(i + 1)
         prev = here
+
+    if rankdir == "LR" and column:
+        with root.subgraph() as same:
+            same.attr(rank="same")
+            for nid in column:
+                same.node(nid)
+            # Flat edges order a rank; left to right, a tail lands under its head: so these
+            # invisible ones, drawn upwards, keep routing on top, then NAT, the uplink and
+            # the outside world.
+            for lower, upper in zip(column[:0:-1], column[-2::-1], strict=True):
+                same.edge(lower, upper, style="invis")
+        for e in edges:
+            if e.compass == ("s", "n"):
+                e.attrs["constraint"] = "false"
 
     for e in edges + extra:
         attrs = dict(e.attrs)
@@ -650,8 +675,11 @@ def _draw_host(
     order: list[str],
     *,
     rankdir: str = "LR",
-) -> None:
-    """The Docker host: bridges with their ports, routing/ip_forward, NAT, uplink, others."""
+) -> list[str]:
+    """The Docker host: bridges with their ports, routing/ip_forward, NAT, uplink, others.
+
+    Returns the column of boxes under the routing box (routing, NAT, uplink).
+    """
     all_links = {lk["ifname"]: lk for lk in info.get("links") or []}
     brs = bridges(info)
     uplink = find_uplink(info)
@@ -842,18 +870,7 @@ def _draw_host(
             rows.append(_cell(_port(lk), body, rows_for(name, ifn)))
         c.node(nid, label=_table(rows, color="#adb5bd"))
         c.edge(router, nid, style="invis")
-    if rankdir == "LR":
-        with c.subgraph() as same:
-            same.attr(rank="same")
-            for nid in stack:
-                same.node(nid)
-            # Flat edges order a rank; left to right, a tail lands under its head: so these
-            # invisible ones, drawn upwards, keep routing on top, NAT, then the uplink.
-            for lower, upper in zip(stack[:0:-1], stack[-2::-1], strict=True):
-                same.edge(lower, upper, style="invis")
-        for e in edges:
-            if e.compass == down:
-                e.attrs["constraint"] = "false"
+    return stack
 
 
 def _path(edges: list[_Edge], start: str, goal: str) -> list[tuple[_Edge, bool]] | None:

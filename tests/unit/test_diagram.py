@@ -137,7 +137,8 @@ def test_veth_pairs_cross_from_container_eth0_to_bridge_port(snap: dict[str, Any
     assert 'port="if5"' in node_line(src, "host__docker0")
     assert 'port="if7"' in node_line(src, "host__docker0")
     # The uplink is wired to the outside router's eth0.
-    assert "host__uplink:if2:e -> outside__ifaces:if3:w" in src
+    # Left to right, the outside world hangs under the uplink.
+    assert "host__uplink:if2:s -> outside__ifaces:if3:n" in src
 
 
 def test_nat_box_present_with_masquerade_rule(snap: dict[str, Any]) -> None:
