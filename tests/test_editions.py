@@ -156,3 +156,27 @@ def test_sync_copies_code_and_reports_prose(tmp_path: Path) -> None:
     assert ja.cells[-1].source == "print(x)"
     assert ja.cells[3].source == "もっと。"  # kept, still reported until accepted
     assert editions.sync(en_dir, ja_dir, check=True).changed == ["00-a.ipynb:m1"]
+
+
+def test_run_index_and_site_cover_both_editions(tmp_path: Path) -> None:
+    from labkit.tools import run_notebooks, site
+
+    runs = run_notebooks.expand([EN])
+    assert [p.name for p in runs] == EN_NAMES + EN_NAMES
+    assert runs[len(EN_NAMES)].parent == JA
+    assert run_notebooks.expand([EN], editions=False) == runs[: len(EN_NAMES)]
+    assert run_notebooks.expand([JA]) == runs[len(EN_NAMES) :]
+    nav = cells(JA / EN_NAMES[0], "markdown")
+    last = nbformat.read(JA / EN_NAMES[0], as_version=4).cells[-1]
+    assert "[目次](README.md)" in last.source and nav[-1] is not last
+
+    written = site.build(EN, tmp_path)
+    assert tmp_path / "ja" / "index.html" in written
+    assert tmp_path / "ja" / "glossary.html" in written
+    en_index = (tmp_path / "index.html").read_text()
+    ja_index = (tmp_path / "ja" / "index.html").read_text()
+    assert 'href="ja/index.html"' in en_index
+    assert 'href="../index.html"' in ja_index and 'href="glossary.html"' in ja_index
+    assert '<html lang="ja">' in ja_index
+    page = (tmp_path / "ja" / EN_NAMES[1].replace(".ipynb", ".html")).read_text()
+    assert "静的なコピー" in page and "Docker ホスト" in page
