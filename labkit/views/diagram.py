@@ -11,8 +11,9 @@ picture is derived only from what the kernel reported, never from names labkit c
 * every other interface (a ``dummy0`` added by hand, ...) is listed in its node; ``lo`` only
   with ``show_lo=True`` or when it carries more than ``127.0.0.1`` and ``::1``.
 
-Layout, left to right (``rankdir="LR"``, the default; ``"TB"`` stacks it top to bottom):
-containers, the Docker host (bridge, routing and NAT, uplink), the outside world. A drawn
+Layout, left to right (``rankdir="LR"``, the default for a host with one bridge; ``"TB"``
+stacks it top to bottom, the default with several bridges): containers, the Docker host
+(bridge, then routing, NAT and uplink in one column), and the outside world under the host. A drawn
 flow's table of hops sits under the picture. Labels that labkit writes follow
 :func:`labkit.set_language` (or ``lang=``). Output is deterministic: the same snapshot
 gives the same DOT source, so notebooks' stored SVG does not churn.
@@ -65,6 +66,9 @@ _STYLE = {
     "other": ("#f3f0ff", "#7048e8"),
 }
 _TIER = {"container": 0, "host": 1, "outside": 2}
+# Left to right, the outside world sits in the bridges' column, under the host: the picture
+# stays narrow (its cable runs back to the uplink)
+_TIER_LR = {"container": 0, "outside": 1, "host": 2}
 _MAX_ROUTES = 8
 _MAX_FDB = 3
 
@@ -386,7 +390,7 @@ def diagram(
     *,
     title: str | None = None,
     show_lo: bool = False,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
     lang: str | None = None,
 ) -> graphviz.Digraph:
     """Draw the lab's topology from a kernel snapshot; optionally draw a flow on it.
@@ -404,12 +408,18 @@ def diagram(
         title: the picture's title; by default one naming the lab's profile.
         show_lo: draw every ``lo``; by default a loopback holding only ``127.0.0.1`` and
             ``::1`` is left out (a hop seen on it still shows it).
-        rankdir: ``"LR"`` (left to right, compact; the default) or ``"TB"`` (top to bottom).
+        rankdir: ``"LR"`` (left to right, compact) or ``"TB"`` (top to bottom); by default
+            left to right where it fits: a host with one bridge (with several, the routing
+            column would tangle, so they go top to bottom).
         lang: the language of labkit's own labels (default: :func:`labkit.set_language`).
 
     Returns:
         A :class:`graphviz.Digraph` (renders as SVG in Jupyter; ``.source`` is the DOT text).
     """
+    if rankdir is None:
+        nodes_ = as_snapshot(snapshot).get("nodes") or {}
+        most = max((len(bridges(n)) for n in nodes_.values() if n.get("kind") == "host"), default=0)
+        rankdir = "LR" if most <= 1 else "TB"
     if rankdir not in _COMPASS:
         from labkit.errors import InvalidArgument
 
@@ -442,8 +452,10 @@ def _diagram(
             if show_lo or (name, lk["ifname"]) in seen_at or not _plain_lo(info, lk)
         ]
 
+    tiers = _TIER_LR if rankdir == "LR" else _TIER
+
     def tier(name: str) -> int:
-        return _TIER.get(nodes[name].get("kind"), 0)
+        return tiers.get(nodes[name].get("kind"), 0)
 
     order = sorted(nodes, key=lambda n: (tier(n), natural_key(n)))
 
@@ -496,8 +508,9 @@ def _diagram(
         g.attr(label=f"<<b>{_esc(title)}</b>>")
 
     edges: list[_Edge] = []
-    column: list[str] = []
-    outside_ids: list[str] = []  # left to right: routing, NAT, uplink and the outside, stacked
+    column: list[str] = []  # left to right: routing, NAT and the uplink, stacked
+    outside_ids: list[str] = []
+    container_ids: list[str] = []
     # With a flow, everything sits in a frame whose label (at the bottom) is the hop table.
     frame: Any = g.subgraph(name="cluster_frame") if hops else None
     root = frame.__enter__() if frame is not None else g
@@ -575,6 +588,8 @@ def _diagram(
                 c.node(nid, label=_table(rows))
                 if kind == "outside":
                     outside_ids.append(nid)
+                elif kind == "container":
+                    container_ids.append(nid)
 
     # Veth pairs (and any other wire) as cables, earlier tier → later tier.
     for w in sorted(
@@ -593,14 +608,7 @@ def _diagram(
         attrs = {"penwidth": "1.6"}
         if cable:
             attrs.update(label=cable, fontcolor=_MUTED, fontsize="8")
-        compass = None
-        if rankdir == "LR" and column and ta == column[-1] and tb in outside_ids:
-            # the outside world hangs under the uplink: the picture stays narrow
-            compass = ("s", "n")
-            column.append(tb)
-            if "label" in attrs:
-                attrs["xlabel"] = attrs.pop("label")
-        edges.append(_Edge(ta, pa, tb, pb, attrs, compass=compass))
+        edges.append(_Edge(ta, pa, tb, pb, attrs))
 
     # The flow: colour the cables between consecutive hops (shortest path in the picture).
     extra: list[_Edge] = []
@@ -629,19 +637,10 @@ def _diagram(
                     (e.flow_fwd if forward else e.flow_back).append(i + 1)
         prev = here
 
-    if rankdir == "LR" and column:
-        with root.subgraph() as same:
-            same.attr(rank="same")
-            for nid in column:
-                same.node(nid)
-            # Flat edges order a rank; left to right, a tail lands under its head: so these
-            # invisible ones, drawn upwards, keep routing on top, then NAT, the uplink and
-            # the outside world.
-            for lower, upper in zip(column[:0:-1], column[-2::-1], strict=True):
-                same.edge(lower, upper, style="invis")
-        for e in edges:
-            if e.compass == ("s", "n"):
-                e.attrs["constraint"] = "false"
+    if rankdir == "LR" and container_ids:
+        # keeps the outside world under the last container, i.e. under the host
+        for nid in outside_ids:
+            root.edge(container_ids[-1], nid, style="invis")
 
     for e in edges + extra:
         attrs = dict(e.attrs)
@@ -786,7 +785,16 @@ def _draw_host(
 
     # NAT, under the routing box; the uplink under NAT. Left to right, the three share a
     # column (one rank), so the cables between them run downwards.
-    down = ("s", "n") if rankdir == "LR" else None
+    def stacked(
+        upper: str, uport: str | None, lower: str, lport: str | None, attrs: dict[str, str]
+    ) -> _Edge:
+        """A cable down the column. Left to right the column is one rank, and dot puts a
+        flat edge's tail *under* its head: so the edge runs from the lower box up to the
+        upper one (a flow along it is drawn as going "back")."""
+        if rankdir != "LR":
+            return _Edge(upper, uport, lower, lport, attrs)
+        return _Edge(lower, lport, upper, uport, attrs, compass=("n", "s"))
+
     nat = ids(name, "nat")
     stack = [router, nat]
     rules = nat_rules(info)
@@ -816,7 +824,7 @@ def _draw_host(
             penwidth="1.5",
             margin="0.12,0.06",
         )
-        edges.append(_Edge(router, None, nat, None, {"penwidth": "1.6"}, compass=down))
+        edges.append(stacked(router, None, nat, None, {"penwidth": "1.6"}))
         after_nat = nat
     else:
         c.node(
@@ -832,9 +840,7 @@ def _draw_host(
             color="#adb5bd",
             margin="0.12,0.06",
         )
-        edges.append(
-            _Edge(router, None, nat, None, {"style": "dashed", "color": "#adb5bd"}, compass=down)
-        )
+        edges.append(stacked(router, None, nat, None, {"style": "dashed", "color": "#adb5bd"}))
         after_nat = router
 
     # Uplink.
@@ -849,7 +855,7 @@ def _draw_host(
             title_suffix=f' <font point-size="9">({_esc(tr("uplink"))})</font>',
         )
         c.node(nid, label=_table([_cell(_port(lk), body, rows_for(name, uplink))]))
-        edges.append(_Edge(after_nat, None, nid, _port(lk), {"penwidth": "1.6"}, compass=down))
+        edges.append(stacked(after_nat, None, nid, _port(lk), {"penwidth": "1.6"}))
         stack.append(nid)
 
     # Everything else: dummies, unbridged veths, lo when shown, ...
@@ -870,6 +876,11 @@ def _draw_host(
             rows.append(_cell(_port(lk), body, rows_for(name, ifn)))
         c.node(nid, label=_table(rows, color="#adb5bd"))
         c.edge(router, nid, style="invis")
+    if rankdir == "LR":
+        with c.subgraph() as same:
+            same.attr(rank="same")
+            for nid in stack:
+                same.node(nid)
     return stack
 
 

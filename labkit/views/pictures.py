@@ -72,7 +72,11 @@ def _v4_addr(info: Mapping[str, Any], ifname: str) -> str:
 
 
 def networks_diagram(
-    snapshot: Mapping[str, Any], *, host: str = "host", lang: str | None = None
+    snapshot: Mapping[str, Any],
+    *,
+    host: str = "host",
+    names: Mapping[str, str] | None = None,
+    lang: str | None = None,
 ) -> graphviz.Digraph:
     """Every bridge network of ``host`` with the containers plugged into it, and isolation.
 
@@ -81,37 +85,49 @@ def networks_diagram(
     has an interface on (``docker network connect``). Between two networks a red dashed
     line says they are isolated when the host's filter table has a ``DOCKER-ISOLATION``
     chain (Docker's rule: no forwarding from one bridge to another).
+
+    ``names`` maps a bridge to its Docker network's name (``{"br-35bf992dc9e9": "appnet"}``,
+    e.g. ``{n.bridge: n.name for n in lab.networks.list()}``); the lab's default bridge is
+    called ``bridge``, as ``docker network ls`` calls it.
     """
     with _using_lang(lang):
         snap = as_snapshot(snapshot)
         nodes = snap.get("nodes") or {}
         info = nodes[host]
-        names = {lk["ifname"]: lk for lk in info.get("links") or []}
+        by_if = {lk["ifname"]: lk for lk in info.get("links") or []}
         brs = bridges(info)
         g = _graph("networks", f"{tr('network')} · docker network ls")
         filt = (info.get("iptables") or {}).get("filter") or []
         isolation = any("DOCKER-ISOLATION" in line for line in filt)
 
         colors = {br: _NET_COLORS[i % len(_NET_COLORS)] for i, br in enumerate(brs)}
+        known = dict(names or {})
+        default = (snap.get("lab") or {}).get("bridge") or "docker0"
+        known.setdefault(default, "bridge")
         # Which bridge each wired container interface hangs on.
         plugged: dict[str, list[tuple[str, str]]] = {}
         for w in snap.get("wires") or []:
             for me, other in (("a", "b"), ("b", "a")):
                 if w[me]["node"] != host:
                     continue
-                master = (names.get(w[me]["ifname"]) or {}).get("master")
+                master = (by_if.get(w[me]["ifname"]) or {}).get("master")
                 far = w[other]
                 if master in colors and nodes.get(far["node"], {}).get("kind") == "container":
                     plugged.setdefault(far["node"], []).append((far["ifname"], master))
 
+        with g.subgraph() as column:
+            column.attr(rank="same")
+            for br in brs:
+                column.node(f"net_{br}")
         for br in brs:
             net = _v4_net(info, br)
             gw = _v4_addr(info, br)
+            title = f"{known[br]} · {br}" if br in known else br
             g.node(
                 f"net_{br}",
                 label=_table(
                     [
-                        f'<td bgcolor="{colors[br]}"><font color="white"><b>{_esc(br)}</b>'
+                        f'<td bgcolor="{colors[br]}"><font color="white"><b>{_esc(title)}</b>'
                         f"</font></td>",
                         f"<td>{_esc(net)}<br/>gateway <b>{_esc(gw)}</b></td>",
                     ],

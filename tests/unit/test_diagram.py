@@ -137,8 +137,9 @@ def test_veth_pairs_cross_from_container_eth0_to_bridge_port(snap: dict[str, Any
     assert 'port="if5"' in node_line(src, "host__docker0")
     assert 'port="if7"' in node_line(src, "host__docker0")
     # The uplink is wired to the outside router's eth0.
-    # Left to right, the outside world hangs under the uplink.
-    assert "host__uplink:if2:s -> outside__ifaces:if3:n" in src
+    # Left to right, the outside world sits under the host, cabled back to the uplink.
+    assert "outside__ifaces:if3:e -> host__uplink:if2:w" in src
+    assert "host__uplink:if2:s -> outside__ifaces:if3:n" in diagram(snap, rankdir="TB").source
 
 
 def test_nat_box_present_with_masquerade_rule(snap: dict[str, Any]) -> None:
@@ -253,8 +254,15 @@ def test_flow_draws_hops_with_nat_at_the_uplink(snap: dict[str, Any]) -> None:
     # The cables the packet took are coloured: veth, bridge→routing→NAT→uplink, uplink→outside.
     edges = flow_edges(src)
     assert len(edges) == 5
-    assert all("dir=forward" in e for e in edges)
+    # Left to right, the routing column's cables and the outside world's run from the lower
+    # box up (dot's order for one rank): the packet's arrow then points at their tail.
+    upward = ("host__nat:", "host__uplink:", "outside__ifaces:")
+    for e in edges:
+        want = "dir=back" if e.strip().startswith(upward) else "dir=forward"
+        assert want in e, e
     assert any("host__uplink" in e and "outside__ifaces" in e for e in edges)
+    tb = flow_edges(diagram(snap, OUT, rankdir="TB").source)
+    assert len(tb) == 5 and all("dir=forward" in e for e in tb)
     # A legend lists the hops in order.
     legend = legend_of(src)
     assert [legend.index(h["point"]) for h in OUT] == sorted(legend.index(h["point"]) for h in OUT)

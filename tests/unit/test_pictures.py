@@ -161,8 +161,10 @@ def test_lo_hidden_unless_asked_or_it_carries_more(snap: dict[str, Any]) -> None
     assert src.count("<b>lo</b>") == 1 and "192.0.2.9/32" in src
 
 
-def test_layout_left_to_right_by_default(snap: dict[str, Any]) -> None:
+def test_layout_left_to_right_where_it_fits(snap: dict[str, Any]) -> None:
     assert "rankdir=LR" in diagram(snap).source
+    assert "rankdir=TB" in diagram(two_networks(snap)).source  # two bridges: top to bottom
+    assert "rankdir=LR" in diagram(two_networks(snap), rankdir="LR").source
     assert "rankdir=TB" in diagram(snap, rankdir="TB").source
     with pytest.raises(InvalidArgument):
         diagram(snap, rankdir="XY")
