@@ -4,12 +4,16 @@
 from labkit import Lab, exercises
 lab = Lab(seed=1)
 c1 = lab.run("c1")
-ex = exercises.get("forwarding")
-ex.breaks(lab, c1)          # net.ipv4.ip_forward = 0 on the host
-ex.check(lab, c1)           # ✘ not yet — with a precise hint
+ex = exercises.fault(1)     # the first story; its name stays hidden until it is fixed
+ex.breaks(lab, c1)          # (net.ipv4.ip_forward = 0 on the host)
+ex.check(lab, c1)           # ✘ not yet — with a hint on how to look, not on what is wrong
 lab.host.exec_run("sysctl -w net.ipv4.ip_forward=1")
-ex.check(lab, c1)           # ✔ fixed
+ex.check(lab, c1)           # ✔ fixed (forwarding is off) — now the fault is named
 ```
+
+A check that is not passed yet names no fault and shows no fix: it says what the traffic did
+and where to look. Only a passed check names the fault (the exercise's ``title``) and lists the
+kernel state it read.
 
 Every check first tries the real thing (a ping from the container, answered or not) and then
 reads the specific state the exercise broke (a sysctl, a rule, a route) to say precisely what
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from labkit.core import firewall
@@ -35,6 +39,7 @@ __all__ = [
     "Check",
     "Exercise",
     "check",
+    "fault",
     "get",
     "breaks",
 ]
@@ -47,7 +52,9 @@ class Check:
     """The outcome of an exercise check: ``✔ fixed`` or ``✘ not yet`` with a hint.
 
     Truthy when the exercise is fixed. ``facts`` are the observations the verdict rests on
-    (what the traffic did, what the kernel state is), in the order they were checked.
+    (what the traffic did, what the kernel state is), in the order they were checked. Until
+    the exercise is fixed only the first fact (the traffic) is shown, and the fault's
+    ``title`` is not: naming the broken state would give the diagnosis away.
     """
 
     exercise: str
@@ -55,6 +62,7 @@ class Check:
     message: str
     hint: str = ""
     facts: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    title: str = ""
 
     def __bool__(self) -> bool:
         return self.ok
@@ -62,12 +70,18 @@ class Check:
     @property
     def headline(self) -> str:
         if self.ok:
-            return f"✔ fixed: {self.message}"
+            named = f" ({self.title})" if self.title else ""
+            return f"✔ fixed{named}: {self.message}"
         return f"✘ not yet: {self.message}"
+
+    @property
+    def shown_facts(self) -> tuple[tuple[str, str], ...]:
+        """The facts a learner sees: all once fixed, else only what the traffic did."""
+        return self.facts if self.ok else self.facts[:1]
 
     def __str__(self) -> str:
         lines = [self.headline]
-        lines += [f"    {what}: {value}" for what, value in self.facts]
+        lines += [f"    {what}: {value}" for what, value in self.shown_facts]
         if not self.ok and self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
@@ -82,7 +96,7 @@ class Check:
         color = "#1a7f37" if self.ok else "#cf222e"
         facts = "".join(
             f"<tr><td>{html.escape(w)}</td><td><code>{html.escape(v)}</code></td></tr>"
-            for w, v in self.facts
+            for w, v in self.shown_facts
         )
         hint = (
             f"<p style='margin:4px 0'><b>hint:</b> {html.escape(self.hint)}</p>"
@@ -122,7 +136,8 @@ class Exercise:
 
     def check(self, lab: Lab, container: Container) -> Check:
         """Is it fixed? Real traffic first, then the state this exercise broke."""
-        return self._check(lab, container)
+        result = self._check(lab, container)
+        return replace(result, title=self.title)
 
     def __repr__(self) -> str:
         return f"<Exercise {self.name}: {self.title}>"
@@ -210,8 +225,8 @@ def check_forwarding(lab: Lab, c: Container) -> Check:
         c,
         value == "1",
         ("host net.ipv4.ip_forward", value),
-        "the host must route packets from the bridge to its uplink: is IPv4 forwarding on? "
-        "(sysctl net.ipv4.ip_forward on the host)",
+        "find where the echo request stops: capture on docker0 and on the host's uplink while "
+        f"{c.name} pings, and ask what the host does between the two",
     )
 
 
@@ -232,8 +247,8 @@ def check_masquerade(lab: Lab, c: Container) -> Check:
         c,
         present,
         (f"nat rule -A {rule}", "present" if present else "missing"),
-        "packets leave with the container's private source address and no reply finds its "
-        "way back: look at the nat table's POSTROUTING chain (iptables -t nat -S POSTROUTING)",
+        "capture on the host's uplink and in the outside world while the container pings, "
+        "and read each packet's source address: could the server's reply find its way back?",
     )
 
 
@@ -254,9 +269,9 @@ def check_forward_accept(lab: Lab, c: Container) -> Check:
         c,
         present,
         (f"filter rule -A {rule}", "present" if present else "missing"),
-        "the FORWARD chain's policy is DROP: a packet from the bridge to the outside needs an "
-        "ACCEPT rule (iptables -S FORWARD; iptables -L FORWARD -v -n shows which rules count "
-        "packets)",
+        "nothing reaches the uplink: zero the counters of the host's FORWARD chain "
+        "(iptables -Z FORWARD), ping once, and see which rule or policy counted the packet "
+        "(iptables -L FORWARD -v -n --line-numbers)",
     )
 
 
@@ -328,9 +343,8 @@ def check_icc(lab: Lab, c: Container) -> Check:
         "icc",
         False,
         f"{c.name} still cannot reach {peer.name} on the same bridge",
-        "frames inside a bridge pass through iptables' FORWARD chain when "
-        "bridge-nf-call-iptables = 1: which rule matches -i BRIDGE -o BRIDGE? "
-        "(iptables -L FORWARD -v -n)",
+        "the two containers share one bridge, yet something stops them: zero the FORWARD "
+        "chain's counters (iptables -Z FORWARD), ping once, and see what counted the packet",
         facts,
     )
 
@@ -351,8 +365,8 @@ def check_default_route(lab: Lab, c: Container) -> Check:
         c,
         state_ok,
         (f"{c.name}: ip route show default", routes or "(none)"),
-        f"{c.name} knows only its own subnet; where should packets for anywhere else go? "
-        f"(ip route inside {c.name}; its gateway is the bridge's address {gateway})",
+        f"does the packet even leave {c.name}? Ask its kernel how it would reach the outside "
+        f"server (ip route get {lab.outside.ip} inside {c.name})",
     )
 
 
@@ -421,6 +435,17 @@ EXERCISES: dict[str, Exercise] = {
         ),
     )
 }
+
+
+def fault(number: int) -> Exercise:
+    """The exercise told as story ``number`` (1–5, in :data:`EXERCISES`' order).
+
+    Notebook 11 uses numbers, not names, so that a fault is named only once its check passes.
+    """
+    stories = list(EXERCISES.values())
+    if not 1 <= number <= len(stories):
+        raise KeyError(f"no fault {number}; there are faults 1 to {len(stories)}")
+    return stories[number - 1]
 
 
 def get(name: str) -> Exercise:

@@ -48,7 +48,8 @@ __all__ = ["OUTSIDE", "GATEWAY", "Panel", "SendResult", "panel"]
 OUTSIDE = "outside"
 """Target value for the outside world's server (``lab.outside.ip``)."""
 GATEWAY = "gateway"
-"""Target value for docker0's own address (``lab.gateway``)."""
+"""Target value for the source container's gateway: its bridge's own address (docker0's,
+``lab.gateway``, on the default network)."""
 
 #: The UDP port the panel sends to. Nothing listens there: the answer is the target
 #: kernel's ICMP "port unreachable", which proves the datagram arrived.
@@ -161,7 +162,7 @@ class Panel:
             [
                 W.HTML(
                     f'<div style="{_WRAP}{_H} font-size: 16px;">labkit lab panel '
-                    f'<span style="{_HINT} font-weight: 400;">docker0 '
+                    f'<span style="{_HINT} font-weight: 400;">{_e(self._default_bridge())} '
                     f'<span style="{_MONO}">{_e(lab.gateway)}</span> on '
                     f'<span style="{_MONO}">{_e(lab.subnet)}</span>, host uplink '
                     f'<span style="{_MONO}">{_e(lab.host.ip)}</span></span></div>'
@@ -243,26 +244,64 @@ class Panel:
         return True
 
     # ------------------------------------------------------------------ traffic
-    def _target_ip(self, target: str) -> str:
+    def _default_bridge(self) -> str:
+        """The default network's bridge (``docker0``), as the lab names it."""
+        try:
+            return self.lab.networks.get("bridge").bridge
+        except LabkitError:
+            return "docker0"
+
+    def _endpoint(self, c: Container, network: str | None = None) -> tuple[str, dict[str, Any]]:
+        """``c``'s endpoint on ``network`` (default: its first network): (network, endpoint)."""
+        nets = c.networks
+        if network is not None and network in nets:
+            return network, nets[network]
+        name = next(iter(nets))
+        return name, nets[name]
+
+    def _gateway_of(self, src: str | None) -> tuple[str, str]:
+        """(bridge, gateway address) of container ``src``'s first network, or docker0's."""
+        if src:
+            try:
+                net, ep = self._endpoint(self.lab.containers.get(src))
+                return self.lab.networks.get(net).bridge, str(ep["gateway"])
+            except (LabkitError, KeyError, StopIteration):
+                pass
+        return self._default_bridge(), self.lab.gateway
+
+    def _target_ip(self, target: str, src: str | None = None) -> str:
         if target == OUTSIDE:
             return self.lab.outside.ip
         if target == GATEWAY:
-            return self.lab.gateway
-        return self.lab.containers.get(target).ip
+            return self._gateway_of(src)[1]
+        other = self.lab.containers.get(target)
+        if src:
+            net, _ = self._endpoint(self.lab.containers.get(src))
+            if net in other.networks:
+                return str(other.networks[net]["ip"])
+        return other.ip
 
     def capture_points(self, src: str, target: str) -> list[str]:
         """The capture points on the way from container ``src`` to ``target``.
 
-        Always the source's ``eth0``, its host-side veth and ``docker0``; then the host's
+        Always the source's interface on its first network (``eth0``), its host-side veth
+        and that network's bridge (``docker0`` on the default network); then the host's
         uplink and the outside's ``eth0`` for :data:`OUTSIDE`, or the target's veth and
-        ``eth0`` for a container. docker0's own address ends at docker0.
+        interface for a container (on the same network when they share one, else on the
+        target's first network, behind its own bridge). The gateway ends at the bridge.
         """
         source = self.lab.containers.get(src)
-        points = [f"{src}:eth0", f"host:{source.veth}", "host:docker0"]
+        net, ep = self._endpoint(source)
+        bridge = self.lab.networks.get(net).bridge
+        points = [f"{src}:{ep['ifname']}", f"host:{ep['veth']}", f"host:{bridge}"]
         if target == OUTSIDE:
             points += [f"host:{self._uplink()}", "outside:eth0"]
         elif target != GATEWAY:
-            points += [f"host:{self.lab.containers.get(target).veth}", f"{target}:eth0"]
+            other = self.lab.containers.get(target)
+            tnet, tep = self._endpoint(other, net)
+            if tnet != net:
+                points.append(f"host:{self.lab.networks.get(tnet).bridge}")
+            points += [f"host:{tep['veth']}", f"{target}:{tep['ifname']}"]
         return points
 
     def _uplink(self) -> str:
@@ -292,7 +331,7 @@ class Panel:
             return None
         try:
             source = self.lab.containers.get(src)
-            dst = self._target_ip(target)
+            dst = self._target_ip(target, src)
             points = self.capture_points(src, target)
             with self.lab.capture(*points) as cap:
                 if proto == "ping":
@@ -334,9 +373,10 @@ class Panel:
             if r.answered
             else f'<b style="{_BAD}">✘ no answer</b>'
         )
+        label = self._target_label(r.target, r.source)
         self.result_html.value = (
             f'<div style="{_WRAP}">{mark} — {_e(what)} from <b>{_e(r.source)}</b> to '
-            f'<span style="{_MONO}">{_e(r.dst)}</span> ({_e(self._target_label(r.target))}): '
+            f'<span style="{_MONO}">{_e(r.dst)}</span> ({_e(label)}): '
             f"{_e(r.detail)}</div>"
         )
         rich = getattr(r.capture, "_repr_html_", None)
@@ -344,11 +384,12 @@ class Panel:
         self._draw(r.capture)
         self._say(f"sent {what} {r.source} → {r.dst}; captured at {len(r.capture)} points")
 
-    def _target_label(self, target: str) -> str:
+    def _target_label(self, target: str, src: str | None = None) -> str:
         if target == OUTSIDE:
             return f"outside ({self.lab.outside.ip})"
         if target == GATEWAY:
-            return f"docker0 gateway ({self.lab.gateway})"
+            bridge, ip = self._gateway_of(src or self.src_dropdown.value)
+            return f"{bridge} gateway ({ip})"
         return target
 
     def _on_send(self) -> None:
@@ -366,11 +407,11 @@ class Panel:
 
     # ------------------------------------------------------------------ switches
     def set_masquerade(self, on: bool) -> bool:
-        """Add (``True``) or delete (``False``) docker0's MASQUERADE rule; redraw.
+        """Add (``True``) or delete (``False``) the default bridge's MASQUERADE rule; redraw.
 
         Returns the rule's real state afterwards, which the checkbox then shows.
         """
-        rule = " ".join(masquerade_rule("docker0", self.lab.subnet))
+        rule = " ".join(masquerade_rule(self._default_bridge(), self.lab.subnet))
         try:
             self.lab.host.masquerade(bool(on))
         except LabkitError as exc:
@@ -383,7 +424,8 @@ class Panel:
             self._say(f"iptables -t nat -A {rule}: containers' packets leave as {self.lab.host.ip}")
         else:
             self._say(
-                f"iptables -t nat -D {rule}: packets to the outside keep their 172.17 source; "
+                f"iptables -t nat -D {rule}: packets to the outside keep their private "
+                f"{self.lab.subnet} source; "
                 "send again to see what breaks"
             )
         return state
@@ -404,10 +446,10 @@ class Panel:
         self._say(
             f"sysctl -w net.ipv4.ip_forward={int(state)}: "
             + (
-                "the host routes between docker0 and its uplink"
+                "the host routes between its bridges and its uplink"
                 if state
-                else "the host no longer routes between docker0 and its uplink; "
-                "containers still reach each other through the bridge"
+                else "the host no longer routes between its bridges and its uplink; "
+                "containers on one bridge still reach each other through it"
             )
         )
         return state
@@ -452,7 +494,7 @@ class Panel:
         options = [(f"{c.name} ({c.ip})", c.name) for c in containers if c.name != src]
         options += [
             (f"outside ({self.lab.outside.ip})", OUTSIDE),
-            (f"docker0 gateway ({self.lab.gateway})", GATEWAY),
+            (self._target_label(GATEWAY, src), GATEWAY),
         ]
         old = self.target_dropdown.value
         was = self._syncing

@@ -59,8 +59,13 @@ class IPAM:
     ('172.17.0.2', '172.17.0.3')
     """
 
-    def __init__(self, subnet: str, gateway: str | None = None) -> None:
+    def __init__(self, subnet: str, gateway: str | None = None, round_robin: bool = False) -> None:
         self.subnet = parse_subnet(subnet)
+        #: Docker ≤ 1.8 (``daemon/networkdriver/ipallocator``, getNextIP) handed out the
+        #: next free address *after the last one given*, wrapping around; Docker ≥ 1.9's
+        #: libnetwork IPAM hands out the first free one (measured on 20.10)
+        self.round_robin = round_robin
+        self._last: int | None = None
         hosts_first = self.subnet.network_address + 1
         if gateway is None:
             gw = hosts_first
@@ -76,12 +81,17 @@ class IPAM:
                 raise InvalidSubnet(f"gateway {gw} is not a host address of {self.subnet}")
         self.gateway = gw
         self._first = int(hosts_first) + 1  # the subnet's second host address
-        self._last = int(self.subnet.broadcast_address) - 1
+        self._end = int(self.subnet.broadcast_address) - 1
         self._used: set[int] = set()
 
     @property
     def prefixlen(self) -> int:
         return self.subnet.prefixlen
+
+    @property
+    def broadcast(self) -> str:
+        """The subnet's broadcast address (dockerd sets it on the bridge and on eth0)."""
+        return str(self.subnet.broadcast_address)
 
     @property
     def in_use(self) -> list[str]:
@@ -94,9 +104,18 @@ class IPAM:
         first_host = int(self.subnet.network_address) + 1
         # Docker starts at the second host address; the first one is handed out last, and
         # only when the gateway sits elsewhere (as in the article's 172.17.42.1 era).
-        for i in itertools.chain(range(self._first, self._last + 1), (first_host,)):
+        order: list[int] | itertools.chain[int] = itertools.chain(
+            range(self._first, self._end + 1), (first_host,)
+        )
+        last = self._last
+        if self.round_robin and last is not None and last != first_host:
+            order = itertools.chain(
+                range(last + 1, self._end + 1), (first_host,), range(self._first, last + 1)
+            )
+        for i in order:
             if i != gw and i not in self._used:
                 self._used.add(i)
+                self._last = i
                 return str(ipaddress.IPv4Address(i))
         raise SubnetExhausted(
             f"subnet {self.subnet} has no free address left (the gateway {self.gateway} and "

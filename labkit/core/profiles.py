@@ -3,7 +3,9 @@
 ``article``: Docker ≤ 1.8 picked 172.17.42.1/16 for docker0 (the article shows it, and the
 MAC of its docker0, 56:84:7a:fe:97:99). ``modern``: Docker ≥ 1.9 uses 172.17.0.1/16. Both
 hand 172.17.0.2 to the first container and apply the firewall rules of Docker 27 (the last
-release with the classic chains and ``02:42`` MACs).
+release with the classic chains and ``02:42`` MACs). The article's profile allocates round
+robin, as Docker ≤ 1.8's ``daemon/networkdriver/ipallocator`` did (a removed container's
+address is not reused until the pool wraps around); the modern one first-free, as libnetwork.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class Profile:
     resolver_ip: str = "203.0.113.53"
     world_prefixlen: int = 24
     description: str = ""
+    #: Docker ≤ 1.8's ipallocator gave out addresses round robin (the next after the last
+    #: one handed out); Docker ≥ 1.9 gives the first free one
+    round_robin: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -44,6 +49,7 @@ PROFILES: dict[str, Profile] = {
         bridge_mac="56:84:7a:fe:97:99",
         docker_version="1.7",
         description="Docker ≤ 1.8, as in the article: docker0 at 172.17.42.1/16",
+        round_robin=True,
     ),
     "modern": Profile(
         name="modern",

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labkit.core import dns
+from labkit.daemon import nsutil
 
 #: what :meth:`DnsService.answer` returns for a query to pass upstream
 FORWARD = object()
@@ -38,10 +39,13 @@ class DnsService:
         self._thread = threading.Thread(target=self._serve, name="dns", daemon=True)
         self._thread.start()
 
-    def add(self, sock: socket.socket, resolve: Resolver, forward: bool) -> None:
-        """Serve queries arriving on ``sock`` (already bound, in its namespace)."""
+    def add(
+        self, sock: socket.socket, resolve: Resolver, forward: bool, netns_fd: int | None = None
+    ) -> None:
+        """Serve queries arriving on ``sock`` (already bound, in its namespace). Queries
+        forwarded upstream leave from ``netns_fd`` (the container's network namespace)."""
         with self._lock:
-            self._sel.register(sock, selectors.EVENT_READ, (resolve, forward))
+            self._sel.register(sock, selectors.EVENT_READ, (resolve, forward, netns_fd))
         self._wake_w.send(b"x")
 
     def remove(self, sock: socket.socket) -> None:
@@ -61,12 +65,12 @@ class DnsService:
                     data, peer = sock.recvfrom(4096)
                 except OSError:
                     continue
-                resolve, forward = key.data
+                resolve, forward, netns_fd = key.data
                 reply = self.answer(data, resolve, forward)
                 if reply is FORWARD:
                     # upstream may be served by this very thread: ask from another one
                     threading.Thread(
-                        target=self._relay, args=(sock, peer, data), daemon=True
+                        target=self._relay, args=(sock, peer, data, netns_fd), daemon=True
                     ).start()
                 elif reply is not None:
                     with contextlib.suppress(OSError):
@@ -88,10 +92,18 @@ class DnsService:
             return FORWARD
         return dns.build_answer(q, [], dns.RCODE_NXDOMAIN)
 
-    def _relay(self, sock: socket.socket, peer: Any, data: bytes) -> None:
-        """Ask the upstream resolver (from the host's namespace), as dockerd does, and pass
-        its answer back to the container."""
+    def _relay(self, sock: socket.socket, peer: Any, data: bytes, netns_fd: int | None) -> None:
+        """Ask the upstream resolver and pass its answer back to the container.
+
+        As dockerd does, the query is sent from *inside the container's network namespace*
+        (libnetwork ``resolver.go``: ``r.backend.ExecFunc(extConnect)`` dials the external
+        server there), so on a bridge network it leaves from the container's address and
+        is masqueraded at the host's uplink. This relay thread steps into the namespace
+        for good: it ends after one query.
+        """
         try:
+            if netns_fd is not None:
+                nsutil.setns(netns_fd, nsutil.CLONE_NEWNET)
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(1.0)
                 s.sendto(data, self.upstream)

@@ -54,6 +54,13 @@ EXEC_ENV = {
 }
 
 
+def embedded_resolv_conf() -> str:
+    """resolv.conf of a container on a user-defined network, as dockerd 20.10 writes it
+    (measured): only the embedded DNS server, and ``ndots:0`` from its resolver options
+    (libnetwork ``sandbox_dns_unix.go``, rebuildDNS)."""
+    return f"nameserver {EMBEDDED_DNS}\noptions ndots:0\n"
+
+
 def run_tool(argv: list[str], stdin: str | None = None) -> str:
     """Run a lab tool in the daemon's own namespaces; raise with its message if it fails."""
     try:
@@ -86,7 +93,8 @@ class DockerHost:
     ) -> None:
         self.profile = get_profile(profile)
         gateway = self.profile.gateway if subnet is None else None
-        self.default_ipam = IPAM(subnet or self.profile.subnet, gateway=gateway)
+        self.default_ipam = IPAM(subnet or self.profile.subnet, gateway=gateway,
+                                 round_robin=self.profile.round_robin)
         self.rng = random.Random(seed)
         self.icc = icc
         self.mode = mode
@@ -150,9 +158,11 @@ class DockerHost:
         p = self.profile
         ipr.link("set", index=host.index("lo"), state="up")
         # docker0, as dockerd creates it: a bridge with the gateway address
-        ipr.link("add", ifname=BRIDGE, kind="bridge", address=p.bridge_mac)
+        # (txqueuelen 0 and a broadcast address, as dockerd 20.10 creates it: measured)
+        ipr.link("add", ifname=BRIDGE, kind="bridge", address=p.bridge_mac, txqlen=0)
         br = host.index(BRIDGE)
-        ipr.addr("add", index=br, address=self.gateway, prefixlen=self.default_ipam.prefixlen)
+        ipr.addr("add", index=br, address=self.gateway, prefixlen=self.default_ipam.prefixlen,
+                 broadcast=self.default_ipam.broadcast)
         ipr.link("set", index=br, state="up")
         self.networks["bridge"] = Network(
             "bridge", names.new_id(self.rng), BRIDGE, self.default_ipam, br, False, self.icc
@@ -233,6 +243,7 @@ class DockerHost:
         ip: str | None,
         links: list[hosts.LinkEntry],
         nameserver: str,
+        embedded_dns: bool = False,
     ) -> str:
         d = os.path.join(RUN_DIR, "nodes", name)
         os.makedirs(d, exist_ok=True)
@@ -241,7 +252,7 @@ class DockerHost:
         with open(os.path.join(d, "hostname"), "w") as f:
             f.write(hostname + "\n")
         with open(os.path.join(d, "resolv.conf"), "w") as f:
-            f.write(hosts.resolv_conf(nameserver))
+            f.write(embedded_resolv_conf() if embedded_dns else hosts.resolv_conf(nameserver))
         return d
 
     @staticmethod
@@ -256,12 +267,20 @@ class DockerHost:
         pid.add_done_callback(write)
 
     @staticmethod
-    def _binds(files: str) -> dict[str, str]:
-        return {
+    def _binds(files: str, hide_netns: bool = False) -> dict[str, str]:
+        binds = {
             os.path.join(files, "hosts"): "/etc/hosts",
             os.path.join(files, "hostname"): "/etc/hostname",
             os.path.join(files, "resolv.conf"): "/etc/resolv.conf",
         }
+        if hide_netns:
+            # a container does not see the host's /run/netns (a Docker container has its
+            # own root filesystem): an empty directory over it, so `ip link` inside shows
+            # `link-netnsid 0` and no "Peer netns reference is invalid" for other pins
+            empty = os.path.join(RUN_DIR, "empty")
+            os.makedirs(empty, exist_ok=True)
+            binds[empty] = netlink.NETNS_DIR
+        return binds
 
     # ----------------------------------------------------------------- sysctls
     def _ctx(self, node: str) -> Any:
@@ -429,7 +448,7 @@ class DockerHost:
         rt.link_up(1)  # lo is always ifindex 1 in a new namespace
         eth0 = ns.index("eth0")
         t = time.perf_counter()
-        rt.addr_add(eth0, ip, net.ipam.prefixlen)
+        rt.addr_add(eth0, ip, net.ipam.prefixlen, net.ipam.broadcast)
         rt.link_up(eth0)
         self._step(
             steps,
@@ -441,11 +460,13 @@ class DockerHost:
         t = time.perf_counter()
         rt.default_route(net.gateway)
         self._step(steps, stepwise, f"ip -n {name} route add default via {net.gateway}", t)
-        nameserver = EMBEDDED_DNS if net.user_defined else self.profile.resolver_ip
-        files = self._write_files(name, hostname, ip, link_entries, nameserver)
+        # on a user-defined network --link writes nothing to /etc/hosts: the embedded DNS
+        # answers the alias for this container only (measured on Docker 20.10)
+        files = self._write_files(name, hostname, ip, [] if net.user_defined else link_entries,
+                                  self.profile.resolver_ip, embedded_dns=net.user_defined)
         undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
         t = time.perf_counter()
-        pid = holder.spawn_holder(ns.path, hostname, self._binds(files))
+        pid = holder.spawn_holder(ns.path, hostname, self._binds(files, hide_netns=True))
         self._write_pid(files, pid)
         self._step(steps, stepwise, f"unshare --uts --mount: hostname {hostname}, /etc/hosts", t)
         rec = NodeRecord(
@@ -503,7 +524,8 @@ class DockerHost:
         ipr = host.ipr
         tmp = names.veth_name(self.rng, {veth, *(e.veth for e in self._all_endpoints())})
         t = time.perf_counter()
-        ipr.link("add", ifname=veth, kind="veth", address=self._host_mac(), peer={"ifname": tmp})
+        ipr.link("add", ifname=veth, kind="veth", address=self._host_mac(), txqlen=0,
+                 peer={"ifname": tmp, "txqlen": 0})
         undo.append(lambda: ipr.link("del", ifname=veth))
         self._step(steps, True, f"ip link add {veth} type veth peer name {tmp}", t)
         t = time.perf_counter()
@@ -557,14 +579,15 @@ class DockerHost:
         with netlink.inside(rec.netns, self.home_fd):
             sock = bind_udp(EMBEDDED_DNS)
         rec.dns = sock
-        self.dns.add(sock, lambda qname: self.resolve_for(rec.name, qname), forward=True)
+        self.dns.add(sock, lambda qname: self.resolve_for(rec.name, qname), forward=True,
+                     netns_fd=rec.netns.fd)
 
     def use_embedded_dns(self, rec: NodeRecord) -> None:
         """Point the container's resolv.conf at 127.0.0.11 (rewritten in place: the file is
         bind-mounted into the container, so the same inode must change)."""
         if rec.files:
             with open(os.path.join(rec.files, "resolv.conf"), "w") as f:
-                f.write(hosts.resolv_conf(EMBEDDED_DNS))
+                f.write(embedded_resolv_conf())
 
     def _stop_dns(self, rec: NodeRecord) -> None:
         if rec.dns is not None and self.dns is not None:
@@ -583,9 +606,11 @@ class DockerHost:
             net = self.networks.get(mine.network)
             if net is None or not net.user_defined:
                 continue
+            aliased = {t.lower() for t, a in me.links.items() if a.lower() == qname}
             for other in list(self.nodes.values()):
                 e = other.endpoint(net.name) if other.kind == "container" else None
-                if e and qname in (other.name.lower(), other.hostname, other.id):
+                names = (other.name.lower(), other.hostname, other.id)
+                if e and (qname in names or other.name.lower() in aliased):
                     found.append(e.ip)
         return found or None
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from labkit.core import firewall, names
 from labkit.core.ipam import IPAM, default_pools, parse_subnet
-from labkit.daemon.records import Endpoint, Network
+from labkit.daemon.records import Endpoint, Network, NodeRecord
 from labkit.errors import Conflict, InvalidArgument, InvalidSubnet, SubnetExhausted
 
 if TYPE_CHECKING:
@@ -52,10 +52,11 @@ def create(host: DockerHost, name: str, subnet: str | None = None) -> dict[str, 
     bridge = names.bridge_name(nid)
     ipam = IPAM(str(net_addr))
     ipr = host.host.ipr
-    ipr.link("add", ifname=bridge, kind="bridge", address=host._host_mac())
+    ipr.link("add", ifname=bridge, kind="bridge", address=host._host_mac(), txqlen=0)
     try:
         index = host.host.index(bridge)
-        ipr.addr("add", index=index, address=str(ipam.gateway), prefixlen=ipam.prefixlen)
+        ipr.addr("add", index=index, address=str(ipam.gateway), prefixlen=ipam.prefixlen,
+                 broadcast=ipam.broadcast)
         ipr.link("set", index=index, state="up")
         rules = firewall.bridge_inserts(firewall.BridgeRules(bridge, str(net_addr)))
         from labkit.daemon.host import apply_rules
@@ -103,7 +104,7 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index, host._host_mac())
         try:
             idx = rec.netns.index(ifname)
-            rec.netns.rt.addr_add(idx, ip, net.ipam.prefixlen)
+            rec.netns.rt.addr_add(idx, ip, net.ipam.prefixlen, net.ipam.broadcast)
             rec.netns.rt.link_up(idx)
         except BaseException:
             host.host.rt.link_del(host.host.index(veth))
@@ -112,12 +113,32 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         net.ipam.release(ip)
         raise host._translate(exc, f"docker network connect {name} {container}") from None
     rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth))
+    _update_gateway(host, rec)
     if net.user_defined:
         # as libnetwork does when a sandbox gains an endpoint that needs the resolver: the
         # embedded DNS starts and resolv.conf is rebuilt to point at it
         host._start_dns(rec)
         host.use_embedded_dns(rec)
     return host.attrs(rec)
+
+
+def gateway_endpoint(rec: NodeRecord) -> Endpoint | None:
+    """The endpoint that provides the container's default route, as libnetwork picks it:
+    all endpoints have the same priority, so the one whose *network name* sorts first
+    (``sandbox.go``, ``epHeap.Less``). Connecting ``appnet`` to a container on ``bridge``
+    moves its default route to appnet's gateway; connecting ``zeta`` would not."""
+    return min(rec.endpoints, key=lambda e: e.network, default=None)
+
+
+def _update_gateway(host: DockerHost, rec: NodeRecord) -> None:
+    """Point the container's default route at its gateway endpoint's network."""
+    ep = gateway_endpoint(rec)
+    if ep is None:
+        return
+    gw = host.networks[ep.network].gateway
+    ns = rec.netns
+    ns.ipr.route("replace", dst="0.0.0.0/0", gateway=gw, oif=ns.index(ep.ifname),
+                 proto=3)  # proto boot, as `ip route add` records (Docker's route shows none)
 
 
 def list_networks(host: DockerHost) -> list[dict[str, Any]]:

@@ -90,13 +90,17 @@ class RawRtnl:
         m["index"] = index
         self._request(m, RTM_DELLINK, 0)
 
-    def addr_add(self, index: int, address: str, prefixlen: int) -> None:
-        """``ip addr add ADDRESS/PREFIXLEN dev INDEX``."""
+    def addr_add(
+        self, index: int, address: str, prefixlen: int, broadcast: str | None = None
+    ) -> None:
+        """``ip addr add ADDRESS/PREFIXLEN [broadcast BRD] dev INDEX``."""
         m = ifaddrmsg()
         m["family"] = socket.AF_INET
         m["prefixlen"] = prefixlen
         m["index"] = index
         m["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+        if broadcast:
+            m["attrs"].append(("IFA_BROADCAST", broadcast))
         self._request(m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
 
     def default_route(self, gateway: str) -> None:
@@ -118,8 +122,9 @@ class RawRtnl:
         master: int,
         mac: str | None = None,
     ) -> None:
-        """``ip link add IFNAME [address MAC] master BR up type veth peer name PEER netns NS
-        address PEER_MAC``."""
+        """``ip link add IFNAME [address MAC] txqueuelen 0 master BR up type veth peer name
+        PEER netns NS address PEER_MAC txqueuelen 0`` (dockerd creates both ends with
+        txqueuelen 0: ``ip link`` shows no ``qlen``)."""
         m = ifinfmsg()
         m["flags"] = IFF_UP
         m["change"] = IFF_UP
@@ -128,12 +133,14 @@ class RawRtnl:
                 ("IFLA_IFNAME", peer),
                 ("IFLA_NET_NS_FD", peer_netns_fd),
                 ("IFLA_ADDRESS", peer_mac),
+                ("IFLA_TXQLEN", 0),
             ]
         }
         m["attrs"] = [
             ("IFLA_IFNAME", ifname),
             *([("IFLA_ADDRESS", mac)] if mac else []),
             ("IFLA_MASTER", master),
+            ("IFLA_TXQLEN", 0),
             (
                 "IFLA_LINKINFO",
                 {

@@ -1,16 +1,20 @@
-"""A real browser runs a labkit notebook in JupyterLab, from the UI, as a learner would.
+"""A real browser runs a tutorial notebook in JupyterLab, from the UI, as a learner would.
 
-The test writes a small notebook (a lab with c1 and c2, its diagram, the widget panel, then
-closes the lab), starts ``jupyter lab`` on 127.0.0.1 on a free port with a token, opens the
+The test copies the tutorial's notebook 06 (NAT), whose hands-on part is the live panel
+``Panel(lab)``, starts ``jupyter lab`` on 127.0.0.1 on a free port with a token, opens the
 notebook in Debian's Chromium driven by Playwright (``executable_path``: no browser
-download), runs every cell from the Run menu and checks what the learner sees:
+download), selects the cell after the panel, runs every cell above it from the Run menu, and
+checks what the learner sees:
 
 * the diagram cell's output is an SVG picture with ``docker0`` and ``172.17.42.1`` in it.
   JupyterLab shows ``image/svg+xml`` as an ``<img>`` with a ``data:`` URL (never inline, for
   safety), so the test checks that the image loaded, parses its SVG in the page and looks
   for an ``<svg>`` element holding those texts;
 * the ipywidgets panel rendered (``.jupyter-widgets`` / ``.widget-vbox`` with its section
-  titles visible), with no "Loading widget..." or "Error displaying widget" left.
+  titles visible), with no "Loading widget..." or "Error displaying widget" left;
+* the panel works: typing a name and clicking **docker run** starts a container that the
+  panel's diagram then draws; picking it as the target and clicking **send** pings it, the
+  panel says it was answered, and the diagram shows the packet's path.
 
 A full-page screenshot is kept in ``artifacts/jupyterlab.png``. The server is the test's own
 ``Popen``: it is stopped by its PID in ``finally``. Only 127.0.0.1 is visited, and Chromium
@@ -52,7 +56,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-NOTEBOOK = "labkit-browser-test.ipynb"
+TUTORIAL = REPO / "notebooks" / "06-nat-masquerade.ipynb"
+NOTEBOOK = TUTORIAL.name
 
 # generous: a 2-core CI machine, a cold JupyterLab and a kernel that starts a real lab
 SERVER_START_S = 120
@@ -62,15 +67,6 @@ RUN_MS = 180_000
 # the diagram and the whole panel to be in the screenshot
 VIEWPORT_H = 3300
 
-CELLS = [
-    'from labkit import Lab\nfrom labkit.widgets import Panel\n\nlab = Lab(profile="article", '
-    'seed=1)\nc1 = lab.run("c1")\nc2 = lab.run("c2")\nprint("lab ready:", lab.gateway, c1.ip, '
-    "c2.ip)",
-    "lab.diagram()",
-    "Panel(lab)",
-    'lab.close()\nprint("lab closed")',
-]
-DIAGRAM_CELL, PANEL_CELL, LAST_CELL = 1, 2, len(CELLS) - 1
 PANEL_TITLES = ["labkit lab panel", "Containers", "Switches", "Traffic", "Diagram", "conntrack"]
 
 
@@ -99,17 +95,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _write_notebook(path: Path) -> None:
+def _write_notebook(path: Path) -> dict[str, int]:
+    """Copy the tutorial notebook without its stored outputs; return the cells' indexes:
+    ``diagram`` (the capture's diagram), ``panel`` (``Panel(lab)``) and ``after`` (the
+    cell below the panel, which the test selects before "Run All Above Selected Cell")."""
     import nbformat
 
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    nb = nbformat.read(TUTORIAL, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     nbformat.write(nb, path)
+    code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    panel = next(i for i, src in code if src.rstrip().endswith("Panel(lab)"))
+    diagram = next(i for i, src in code if "lab.diagram(" in src and i < panel)
+    return {"diagram": diagram, "panel": panel, "after": panel + 1}
 
 
 def _jupyter_env(home: Path) -> dict[str, str]:
@@ -137,6 +137,10 @@ def _jupyter_env(home: Path) -> dict[str, str]:
     (notif / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    # every cell in the DOM (no windowing), so the test can find the cells of a long notebook
+    tracker = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     return env
 
 
@@ -174,12 +178,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def test_notebook_runs_in_jupyterlab_with_diagram_and_panel(  # type: ignore[no-untyped-def]
+def test_tutorial_panel_in_jupyterlab_runs_a_container_and_pings_it(  # type: ignore[no-untyped-def]
     sync_playwright, can_lab, tmp_path
 ):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
-    _write_notebook(nbdir / NOTEBOOK)
+    where = _write_notebook(nbdir / NOTEBOOK)
     port, token = _free_port(), token_hex(16)
     base = f"http://127.0.0.1:{port}"
     cmd = [
@@ -230,7 +234,7 @@ def test_notebook_runs_in_jupyterlab_with_diagram_and_panel(  # type: ignore[no-
                 own = re.escape(f"{base}/")
                 page.route(re.compile(rf"^(?!({own}|data:|blob:|about:))"), _block)
                 try:
-                    _drive(page, f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+                    _drive(page, f"{base}/lab/tree/{NOTEBOOK}?token={token}", where)
                 finally:
                     page.screenshot(path=str(shot), full_page=True)
             finally:
@@ -244,32 +248,50 @@ def test_notebook_runs_in_jupyterlab_with_diagram_and_panel(  # type: ignore[no-
     assert not blocked, f"the page asked for addresses other than {base}: {blocked}"
 
 
-def _drive(page, url: str) -> None:  # type: ignore[no-untyped-def]
+def _svg_texts(panel) -> list[str]:  # type: ignore[no-untyped-def]
+    """The texts of the panel's diagram (inline SVG), whitespace normalised."""
+    texts = panel.locator("svg text").all_text_contents()
+    return [" ".join(t.replace("\xa0", " ").split()) for t in texts]
+
+
+def _drive(page, url: str, where: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
     page.set_default_timeout(PAGE_MS)
     page.goto(url, wait_until="domcontentloaded")
-    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-CodeCell")
-    cells.nth(LAST_CELL).wait_for(state="visible")
-    # the kernel must be up before "Run All" (else the run waits on a kernel dialog)
+    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    cells.nth(where["after"]).wait_for(state="visible")
+    # the kernel must be up before running (else the run waits on a kernel dialog)
     page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\|\s*Idle")).first.wait_for(
         state="visible"
     )
 
-    # Run → Run All Cells, from the menu bar, as a learner does
+    # select the cell below the panel, then Run → Run All Above Selected Cell, as a learner
+    # does: the notebook's exercises and its closing lab.close() are not run
+    cells.nth(where["after"]).locator(".jp-InputPrompt, .jp-Cell-inputCollapser").first.click()
     page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Above Selected Cell", exact=True).click()
 
-    # every cell has run when the last one shows its output
-    last = cells.nth(LAST_CELL).locator(".jp-OutputArea-output")
-    last.filter(has_text="lab closed").wait_for(state="visible", timeout=RUN_MS)
+    # the widget panel, rendered by jupyterlab_widgets (not its text/plain fallback)
+    out = cells.nth(where["panel"]).locator(".jp-OutputArea-output")
+    panel = out.locator(".jupyter-widgets.widget-vbox, .widget-vbox.jupyter-widgets").first
+    panel.wait_for(state="visible", timeout=RUN_MS)
+    for title in PANEL_TITLES:
+        heading = panel.locator(".widget-html-content > div", has_text=re.compile("^" + title))
+        heading.first.wait_for(state="visible")
+    assert panel.locator("button", has_text="docker run").count() == 1
+    assert panel.locator(".widget-dropdown select").count() >= 3
+    page.get_by_text("Loading widget").first.wait_for(state="detached")
+    assert page.get_by_text("Loading widget").count() == 0
+    assert page.get_by_text("Error displaying widget").count() == 0
+    assert "VBox(children" not in out.inner_text()
 
     # a traceback is rendered as stderr; a mere warning on stderr is not a failure
     stderr = page.locator(".jp-NotebookPanel [data-mime-type='application/vnd.jupyter.stderr']")
     raised = [t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t]
     assert not raised, "a cell raised:\n" + "\n".join(raised)
 
-    # the diagram: an SVG image whose <svg> has docker0 and the article's gateway in it
+    # the notebook's own diagram: an SVG image with docker0 and the article's gateway in it
     img = (
-        cells.nth(DIAGRAM_CELL)
+        cells.nth(where["diagram"])
         .locator(".jp-OutputArea-output.jp-RenderedSVG img, .jp-OutputArea-output svg")
         .first
     )
@@ -295,20 +317,32 @@ def _drive(page, url: str) -> None:  # type: ignore[no-untyped-def]
     joined = "\n".join(found["texts"])
     assert "docker0" in joined and "172.17.42.1" in joined, found["texts"]
 
-    # the widget panel, rendered by jupyterlab_widgets (not its text/plain fallback)
-    out = cells.nth(PANEL_CELL).locator(".jp-OutputArea-output")
-    panel = out.locator(".jupyter-widgets.widget-vbox, .widget-vbox.jupyter-widgets").first
-    panel.wait_for(state="visible")
-    for title in PANEL_TITLES:
-        heading = panel.locator(".widget-html-content > div", has_text=re.compile("^" + title))
-        heading.first.wait_for(state="visible")
-    assert panel.locator("button", has_text="docker run").count() == 1
-    assert panel.locator(".widget-dropdown select").count() >= 3
-    page.get_by_text("Loading widget").first.wait_for(state="detached")
-    assert page.get_by_text("Loading widget").count() == 0
-    assert page.get_by_text("Error displaying widget").count() == 0
-    # not the text/plain fallback JupyterLab shows when no widget manager takes the output
-    assert "VBox(children" not in out.inner_text()
+    # the hands-on part: docker run a container from the panel; its diagram draws it
+    assert "container c9" not in _svg_texts(panel)
+    panel.locator("input[placeholder^='name']").fill("c9")
+    panel.locator("button", has_text="docker run").click()
+    panel.get_by_text("docker run --name c9").wait_for(state="visible", timeout=RUN_MS)
+    page.wait_for_function(
+        "(el) => Array.from(el.querySelectorAll('svg text'))"
+        ".some(t => t.textContent.includes('container c9'))",
+        arg=panel.element_handle(),
+    )
 
-    # for the screenshot: the notebook from its first cell, the diagram and panel below it
-    cells.nth(0).scroll_into_view_if_needed()
+    # then ping it: pick c9 as the target and send; the panel shows the answer and the path
+    target = panel.locator(".widget-dropdown", has=page.locator("label", has_text="to"))
+    option = target.locator("option", has_text="c9 (")
+    target.locator("select").select_option(label=option.first.inner_text().strip())
+    panel.locator("button", has_text="send").click()
+    panel.get_by_text("✔ answered").wait_for(state="visible", timeout=RUN_MS)
+    page.wait_for_function(
+        "(el) => Array.from(el.querySelectorAll('svg text'))"
+        ".some(t => t.textContent.includes('c9:eth0'))",
+        arg=panel.element_handle(),
+    )
+    texts = _svg_texts(panel)
+    assert "c1:eth0" in texts and "c9:eth0" in texts, texts
+    assert any(t.endswith("icmp") and "→" in t for t in texts), texts
+    assert page.get_by_text("Error displaying widget").count() == 0
+
+    # for the screenshot: the panel with the packet's path, from its top
+    panel.scroll_into_view_if_needed()

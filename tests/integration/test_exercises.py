@@ -68,12 +68,13 @@ def test_break_then_fix(can_lab: None, name: str) -> None:
         assert not broken and broken.hint, f"{name}: the check must fail with a hint"
         assert not _traffic_ok(lab, c1, name), f"{name}: real traffic must fail when broken"
         assert "✘ not yet" in str(broken) and "✘" in broken._repr_html_()
+        assert ex.title not in str(broken) + broken._repr_html_(), "named before it is fixed"
 
         FIXES[name](lab, c1)
         fixed = ex.check(lab, c1)
         assert fixed, f"{name}: the documented fix must pass: {fixed}"
         assert _traffic_ok(lab, c1, name)
-        assert str(fixed).startswith("✔ fixed")
+        assert str(fixed).startswith(f"✔ fixed ({ex.title})")
 
 
 def test_icc_fixed_by_skipping_iptables_is_not_accepted(can_lab: None) -> None:

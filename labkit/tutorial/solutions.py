@@ -1,0 +1,123 @@
+"""Every exercise of the tutorial, solved, in one place.
+
+``SOLUTIONS[notebook][cell_id]`` is the source that solves the exercise cell ``cell_id`` of
+``notebooks/<notebook>.ipynb``. The shipped notebooks hold a placeholder (``...``) in that cell
+and this solution in a collapsed ``<details>`` block below it; ``tests/test_notebooks_meta.py``
+keeps the two equal, and ``tests/integration/test_solutions.py`` runs every notebook with the
+solutions filled in and asserts that every check passes.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+
+import nbformat
+
+__all__ = ["CHECK_TAG", "EXERCISE_TAG", "SOLUTIONS", "details", "exercise_cells", "solved"]
+
+EXERCISE_TAG = "exercise"
+"""Tag of a cell the learner fills in (it ships with a ``...`` placeholder)."""
+CHECK_TAG = "check"
+"""Tag of a cell whose output is a check: ``✔ …`` when the exercise above it is solved."""
+
+SOLUTIONS: dict[str, dict[str, str]] = {
+    "00-start-here": {
+        "c13": 'prediction = "172.17.0.4"\nc3 = lab.run("c3")',
+    },
+    "01-docker0-bridge": {
+        "c18": 'lab.host.exec_run("ip link add br-lab type bridge")',
+    },
+    "02-veth-pairs": {
+        "c20": (
+            "n = c1.exec_run(\"ip -o link show eth0\").output.split(\"@if\")[1].split(\":\")[0]\n"
+            'host_links = lab.host.exec_run("ip -o link").output.splitlines()\n'
+            'peer_name = next(line.split(": ")[1].split("@")[0] for line in host_links\n'
+            '                 if line.startswith(f"{n}: "))'
+        ),
+    },
+    "03-container-view": {
+        "c19": (
+            "def mac_from_ip(ip):\n"
+            '    return "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))'
+        ),
+    },
+    "04-ip-allocation": {
+        "c17": 'prediction = {"x1": "172.17.0.6", "x2": "172.17.0.7"}',
+    },
+    "05-container-to-container": {
+        "c19": (
+            "def port_of(mac):\n"
+            '    for line in lab.host.exec_run("bridge fdb show br docker0").output.splitlines():\n'
+            "        fields = line.split()\n"
+            '        if fields and fields[0] == mac.lower() and "master" in fields:\n'
+            '            return fields[fields.index("dev") + 1]\n'
+            "    return None"
+        ),
+    },
+    "06-nat-masquerade": {
+        "c19": "lab.host.ip_forward(True)\nlab.host.masquerade(True)",
+    },
+    "07-links": {
+        "c18": 'app = lab.run("app", links={"c3": "db"})',
+    },
+    "08-published-ports": {
+        "c19": 'api = lab.run("api", ports={"80/tcp": 8081})',
+    },
+    "09-user-defined-networks": {
+        "c25": (
+            'shop = lab.networks.create("shop")\n'
+            'db = lab.run("db", network="shop")\n'
+            'front = lab.run("front", network="shop")'
+        ),
+    },
+    "10-docker-versions": {
+        "c19": (
+            'lab.host.exec_run(f"iptables -t raw -A PREROUTING -d {app.subnet} -i lo -j ACCEPT")\n'
+            'lab.host.exec_run(f"iptables -t raw -A PREROUTING -d {app.subnet} '
+            '! -i {app.bridge} -j DROP")'
+        ),
+    },
+    "11-troubleshooting": {
+        "c07": 'lab.host.exec_run("sysctl -w net.ipv4.ip_forward=1")',
+        "c13": (
+            'lab.host.exec_run("iptables -t nat -A POSTROUTING -s 172.17.0.0/16 '
+            '! -o docker0 -j MASQUERADE")'
+        ),
+        "c19": 'lab.host.exec_run("iptables -I FORWARD 5 -i docker0 ! -o docker0 -j ACCEPT")',
+        "c27": 'lab.host.exec_run("iptables -R FORWARD 6 -i docker0 -o docker0 -j ACCEPT")',
+        "c33": 'c1.exec_run(f"ip route add default via {c1.gateway}")',
+    },
+}
+
+
+def exercise_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The cells of ``nb`` tagged ``exercise``, in order."""
+    return [c for c in nb.cells if EXERCISE_TAG in c.get("metadata", {}).get("tags", [])]
+
+
+def solved(nb: nbformat.NotebookNode, notebook: str) -> nbformat.NotebookNode:
+    """A copy of ``nb`` (the notebook called ``notebook``) with every exercise solved.
+
+    Raises ``KeyError`` when an exercise cell has no solution, so an exercise can never be
+    added without proving it solvable.
+    """
+    out = copy.deepcopy(nb)
+    mine = SOLUTIONS.get(notebook, {})
+    for cell in exercise_cells(out):
+        if cell["id"] not in mine:
+            raise KeyError(f"{notebook}: exercise cell {cell['id']} has no solution in SOLUTIONS")
+        cell.source = mine[cell["id"]]
+    return out
+
+
+def details(source: str, summary: str = "Show a solution", before: str = "") -> str:
+    """The markdown of a collapsed solution: ``<details>`` with the code in a fenced block.
+
+    ``before`` is markdown shown inside the block above the code (an explanation).
+    """
+    inner = f"{before.strip()}\n\n" if before.strip() else ""
+    return (
+        f"<details><summary>{html.escape(summary)}</summary>\n\n"
+        f"{inner}```python\n{source}\n```\n\n</details>"
+    )

@@ -1,0 +1,1 @@
+"""Test helpers shared by suites (not tests themselves)."""
