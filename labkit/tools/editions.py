@@ -104,7 +104,9 @@ def sync_one(
     ja = (
         nbformat.read(ja_path, as_version=4)
         if ja_path.exists()
-        else nbformat.v4.new_notebook(metadata=dict(en.metadata))
+        else nbformat.v4.new_notebook(
+            metadata={k: v for k, v in en.metadata.items() if k != "widgets"}
+        )
     )
     stem = en_path.name[:2]
     accept = accept or set()
@@ -167,7 +169,11 @@ def sync_one(
             report.gone.append(f"{ja_path.name}:{cid}")
     nav = [c for c in ja.cells if _is_nav(c)]
     ja.cells = cells + nav
-    ja.metadata = dict(en.metadata)
+    # the notebook's own metadata stays (a run stores its widgets' state there); the kernel
+    # is the English edition's
+    for key in ("kernelspec", "language_info"):
+        if key in en.metadata:
+            ja.metadata[key] = en.metadata[key]
     return ja
 
 

@@ -311,10 +311,11 @@ def chains_diagram(
 def find_broken(snapshot: Mapping[str, Any], *, host: str = "host") -> dict[str, str]:
     """Spots of the classic single-host faults, read from a snapshot: ``{spot: why}``.
 
-    A spot is ``"node:ifname"`` for an interface or ``"host:routing"`` / ``"host:nat"`` for
-    the host's boxes. It finds: forwarding off (``ip_forward``), no MASQUERADE for a
-    bridge's subnet, a FORWARD policy of DROP with no ACCEPT for traffic leaving a bridge,
-    an interface that is down, and a container without a default route.
+    A spot is ``"node:ifname"`` for an interface (or a bridge) or ``"host:routing"`` /
+    ``"host:nat"`` for the host's boxes. It finds: forwarding off (``ip_forward``), no
+    MASQUERADE for a bridge's subnet, a FORWARD policy of DROP with no ACCEPT for traffic
+    leaving a bridge, a DROP between two ports of a bridge on a lab that did not ask for
+    ``--icc=false``, an interface that is down, and a container without a default route.
     """
     snap = as_snapshot(snapshot)
     nodes = snap.get("nodes") or {}
@@ -329,11 +330,19 @@ def find_broken(snapshot: Mapping[str, Any], *, host: str = "host") -> dict[str,
             out[f"{host}:nat"] = f"no MASQUERADE for {net}"
     filt = (info.get("iptables") or {}).get("filter") or []
     policy, rules = _chain_rules({"filter": filt}, "filter", "FORWARD")
-    if policy == "DROP":
-        for br in bridges(info):
-            leaving = [r for r in rules if f"-i {br}" in r and "ACCEPT" in r]
-            if not leaving:
-                out.setdefault(f"{host}:routing", f"FORWARD DROP: nothing accepts -i {br}")
+    icc = (snap.get("lab") or {}).get("icc", True)
+    for br in bridges(info):
+        out_of = [
+            r
+            for r in rules
+            if r.split()[:2] == ["-i", br]
+            and r.endswith("-j ACCEPT")
+            and ("-o" not in r.split() or f"! -o {br}" in r)
+        ]
+        if policy == "DROP" and not out_of:
+            out.setdefault(f"{host}:routing", f"FORWARD: nothing accepts -i {br} ! -o {br}")
+        if icc and f"-i {br} -o {br} -j DROP" in rules:
+            out[f"{host}:{br}"] = f"-A FORWARD -i {br} -o {br} -j DROP"
     for name in sorted(nodes, key=natural_key):
         n = nodes[name]
         for lk in n.get("links") or []:

@@ -137,6 +137,24 @@ def test_find_broken_reads_the_classic_faults(snap: dict[str, Any]) -> None:
     }
 
 
+def test_find_broken_reads_the_forward_chain(snap: dict[str, Any]) -> None:
+    b = copy.deepcopy(snap)
+    filt = b["nodes"]["host"]["iptables"]["filter"]
+    filt.remove("-A FORWARD -i docker0 ! -o docker0 -j ACCEPT")
+    assert find_broken(b) == {"host:routing": "FORWARD: nothing accepts -i docker0 ! -o docker0"}
+    b = copy.deepcopy(snap)
+    filt = b["nodes"]["host"]["iptables"]["filter"]
+    filt[filt.index("-A FORWARD -i docker0 -o docker0 -j ACCEPT")] = (
+        "-A FORWARD -i docker0 -o docker0 -j DROP"
+    )
+    assert find_broken(b) == {"host:docker0": "-A FORWARD -i docker0 -o docker0 -j DROP"}
+    b["lab"]["icc"] = False  # dockerd --icc=false asked for it
+    assert find_broken(b) == {}
+    src = trouble_diagram(copy.deepcopy(b), ["host:docker0"]).source
+    bridge = next(ln for ln in src.splitlines() if ln.lstrip().startswith("host__docker0 ["))
+    assert f'color="{BROKEN_COLOR}"' in bridge
+
+
 def test_trouble_diagram_draws_the_broken_spot_red(snap: dict[str, Any]) -> None:
     b = copy.deepcopy(snap)
     b["nodes"]["host"]["sysctl"]["net.ipv4.ip_forward"] = "0"
