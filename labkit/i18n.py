@@ -110,8 +110,16 @@ _JA: dict[str, str] = {
     "reply (src → dst)": "応答 (送信元 → 宛先)",
     "peer ifindex": "相手の ifindex",
     # captures
+    "Capture": "キャプチャ",
+    "{n} points, {m} packets seen at several points": "{n} 地点、複数の地点で見えたパケット {m} 個",
+    "{n} packets": "{n} パケット",
+    "src → dst": "送信元 → 宛先",
+    "summary": "概要",
+    "… {n} more": "… ほか {n} 個",
     "Same packet across points": "同じパケットを各地点で",
-    "packets": "パケット",
+    "(matched by IP id, protocol and payload; highlighted: rewritten on the way, e.g. by NAT)": (
+        "(IP の id、プロトコル、ペイロードで対応付け。強調表示は途中で書き換えられたもの。NAT など)"
+    ),
 }
 
 _CATALOG = {"ja": _JA}

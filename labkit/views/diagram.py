@@ -28,6 +28,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import re
+import textwrap
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -187,6 +188,11 @@ def _rule_summary(rule: str) -> str:
     match = " ".join(words[2:j])
     target = " ".join(words[j + 1 :])
     return f"{chain}: {match} → {target}".replace(":  →", ": →")
+
+
+def _wrap(text: str, width: int = 42) -> str:
+    """Escaped text broken into lines of about ``width`` characters (HTML-like ``<br/>``)."""
+    return "<br/>".join(_esc(line) for line in textwrap.wrap(text, width, break_on_hyphens=False))
 
 
 def flow_hops(flow: Any) -> list[dict[str, Any]]:
@@ -802,10 +808,7 @@ def _draw_host(
     published = dnat_rules(info)
     if rules:
         lines = ["<b>NAT · iptables -t nat</b>"]
-        lines += [
-            f'<font point-size="9">{_esc(_rule_summary(r)).replace(" → ", "<br/>→ ")}</font>'
-            for r in rules
-        ]
+        lines += [f'<font point-size="9">{_wrap(_rule_summary(r))}</font>' for r in rules]
         if up_addr:
             lines.append(
                 f"{_esc(tr('source →'))} <b>{_esc(up_addr)}</b>"

@@ -293,3 +293,20 @@ def test_capture_shows_the_merged_table_open_and_the_points_collapsed() -> None:
     assert per_point.count("<details>") == 2 and "<details open>" not in per_point
     single = Capture({"c1:eth0": nat_capture().frames("c1:eth0")})._repr_html_()
     assert "<details open><summary><b>c1:eth0</b>" in single  # nothing to merge: open
+
+
+def test_capture_and_conntrack_words_follow_the_language() -> None:
+    from test_capture import nat_capture
+
+    from labkit.i18n import using
+
+    en = nat_capture()._repr_html_()
+    with using("ja"):
+        ja = nat_capture()._repr_html_()
+        table = conntrack_html([])
+    assert "Same packet across points" in en and "同じパケットを各地点で" not in en
+    assert "同じパケットを各地点で" in ja and "<b>キャプチャ</b>" in ja
+    assert "Same packet across points" not in ja
+    # the packets are the same: addresses and the highlighted rewrite
+    assert '<span class="chg">198.51.100.73:40001</span>' in ja
+    assert "conntrack エントリなし" in table
