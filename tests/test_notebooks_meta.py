@@ -174,3 +174,24 @@ def test_every_notebook_ends_with_a_recap_a_real_host_and_the_next_step(path: Pa
     assert target in text.splitlines()[-1], (
         f"{path.name}: the ending's last line must link to {target.strip('()')}"
     )
+
+
+# ------------------------------------------------------------------ the article's claims (issue #9)
+CLAIMS = {
+    "01-docker0-bridge": ["docker0 is a bridge device"],
+    "03-container-view": ["eth0 is really a veth", "the default gateway is docker0's address"],
+    "04-ip-allocation": ["each container got an address of its own"],
+    "05-container-to-container": ["the same packet, unchanged, at all five points"],
+    "06-nat-masquerade": ["the request's source is the container's inside the host"],
+    "07-links": ["the link gave c2 c1's address"],
+}
+
+
+@pytest.mark.parametrize("stem", sorted(CLAIMS))
+def test_the_articles_claims_are_asserted_in_code(stem: str) -> None:
+    """Each claim the article makes is an assert next to the output that shows it, so nbval
+    fails when the lab stops doing what the article says."""
+    cells = [c.source for c in _read(NOTEBOOKS / f"{stem}.ipynb").cells if c.cell_type == "code"]
+    for claim in CLAIMS[stem]:
+        mine = [src for src in cells if f"# the article's claim in code: {claim}" in src]
+        assert mine and "assert " in mine[0], f"{stem}: no assert for the claim {claim!r}"

@@ -305,6 +305,13 @@ class Network(Resource):
         name = container.name if isinstance(container, Container) else container
         self._lab._call("network_connect", self.name, name)
 
+    def disconnect(self, container: str | Container) -> None:
+        """Detach a container: its interface on this network goes, and its default route
+        moves to the network libnetwork then prefers. Similar to ``docker network
+        disconnect``."""
+        name = container.name if isinstance(container, Container) else container
+        self._lab._call("network_disconnect", self.name, name)
+
     def remove(self) -> None:
         """Similar to ``docker network rm``; refused while containers are attached."""
         self._lab._call("network_rm", self.name)

@@ -54,11 +54,18 @@ EXEC_ENV = {
 }
 
 
-def embedded_resolv_conf() -> str:
-    """resolv.conf of a container on a user-defined network, as dockerd 20.10 writes it
-    (measured): only the embedded DNS server, and ``ndots:0`` from its resolver options
-    (libnetwork ``sandbox_dns_unix.go``, rebuildDNS)."""
-    return f"nameserver {EMBEDDED_DNS}\noptions ndots:0\n"
+def embedded_resolv_conf(host_conf: str) -> str:
+    """resolv.conf of a container on a user-defined network, derived from the host's as
+    dockerd 20.10 does it (measured): the host's ``search`` and ``options`` kept, the name
+    servers replaced by the embedded DNS, and ``ndots:0`` added unless the host sets ndots
+    (libnetwork ``sandbox_dns_unix.go``, rebuildDNS). The lab's host has
+    ``options timeout:1 attempts:1``, so: ``options timeout:1 attempts:1 ndots:0``."""
+    lines = host_conf.splitlines()
+    search = [ln for ln in lines if ln.startswith("search ")]
+    opts = [o for ln in lines if ln.startswith("options ") for o in ln.split()[1:]]
+    if not any(o.startswith("ndots:") for o in opts):
+        opts.append("ndots:0")
+    return "\n".join([*search, f"nameserver {EMBEDDED_DNS}", "options " + " ".join(opts)]) + "\n"
 
 
 def run_tool(argv: list[str], stdin: str | None = None) -> str:
@@ -252,7 +259,8 @@ class DockerHost:
         with open(os.path.join(d, "hostname"), "w") as f:
             f.write(hostname + "\n")
         with open(os.path.join(d, "resolv.conf"), "w") as f:
-            f.write(embedded_resolv_conf() if embedded_dns else hosts.resolv_conf(nameserver))
+            host_conf = hosts.resolv_conf(nameserver)  # the host's own (a copy on `bridge`)
+            f.write(embedded_resolv_conf(host_conf) if embedded_dns else host_conf)
         return d
 
     @staticmethod
@@ -587,7 +595,7 @@ class DockerHost:
         bind-mounted into the container, so the same inode must change)."""
         if rec.files:
             with open(os.path.join(rec.files, "resolv.conf"), "w") as f:
-                f.write(embedded_resolv_conf())
+                f.write(embedded_resolv_conf(hosts.resolv_conf(self.profile.resolver_ip)))
 
     def _stop_dns(self, rec: NodeRecord) -> None:
         if rec.dns is not None and self.dns is not None:

@@ -97,7 +97,7 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     if rec.endpoint(name):
         raise Conflict(f"container {container} is already attached to network {name}")
     ip = net.ipam.allocate()
-    ifname = f"eth{len(rec.endpoints)}"
+    ifname = f"eth{rec.next_if}"
     mac = names.mac_from_ip(ip)
     veth = host._new_veth()
     try:
@@ -113,12 +113,37 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         net.ipam.release(ip)
         raise host._translate(exc, f"docker network connect {name} {container}") from None
     rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth))
+    rec.next_if += 1
     _update_gateway(host, rec)
     if net.user_defined:
         # as libnetwork does when a sandbox gains an endpoint that needs the resolver: the
         # embedded DNS starts and resolv.conf is rebuilt to point at it
         host._start_dns(rec)
         host.use_embedded_dns(rec)
+    return host.attrs(rec)
+
+
+def disconnect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
+    """``docker network disconnect NAME CONTAINER``: the interface goes, its address is
+    free again, and the default route moves to the endpoint libnetwork now prefers
+    (measured on Docker 20.10: disconnecting ``appnet`` puts ``via 172.17.0.1 dev eth0``
+    back). resolv.conf stays as it is, as in Docker."""
+    from labkit.daemon import ports as ports_mod
+
+    net = host.network(name)
+    rec = host.container(container)
+    ep = rec.endpoint(name)
+    if ep is None:
+        raise Conflict(f"container {container} is not connected to network {name}")
+    if ep is rec.primary:  # published ports belong to the first network's address
+        for pub in list(rec.ports):
+            ports_mod.unpublish(pub)
+            rec.ports.remove(pub)
+    with contextlib.suppress(OSError):
+        host.host.rt.link_del(host.host.index(ep.veth))
+    net.ipam.release(ep.ip)
+    rec.endpoints.remove(ep)
+    _update_gateway(host, rec)
     return host.attrs(rec)
 
 

@@ -94,6 +94,9 @@ class NodeRecord:
     steps: list[dict[str, Any]] = field(default_factory=list)
     dns: socket.socket | None = None
     created: float = 0.0
+    #: the next interface number: libnetwork counts up and never reuses a name (after
+    #: disconnecting eth1, the next network connected becomes eth2, eth3, …)
+    next_if: int = 1
 
     @property
     def pid(self) -> int | None:

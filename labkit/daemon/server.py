@@ -25,6 +25,7 @@ class Daemon:
         {
             "start", "run", "rm", "list_containers", "inspect", "snapshot", "sysctl",
             "masquerade", "network_create", "network_rm", "network_connect", "network_list",
+            "network_disconnect",
             "conntrack",
         }
     )  # fmt: skip
@@ -78,6 +79,11 @@ class Daemon:
         from labkit.daemon import networks
 
         return networks.connect(self.host, name, container)
+
+    def network_disconnect(self, name: str, container: str) -> Any:
+        from labkit.daemon import networks
+
+        return networks.disconnect(self.host, name, container)
 
     def network_list(self) -> Any:
         from labkit.daemon import networks

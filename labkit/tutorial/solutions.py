@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import copy
 import html
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:  # nbformat comes with the notebook and test extras, not with labkit itself
+    import nbformat
 
 __all__ = ["CHECK_TAG", "EXERCISE_TAG", "SOLUTIONS", "details", "exercise_cells", "solved"]
 

@@ -66,7 +66,7 @@ def engine_factory(engine_possible: None) -> Iterator[Callable[..., DockerEngine
 @pytest.fixture(scope="session")
 def engine(engine_possible: None) -> Iterator[DockerEngine]:
     """One engine for the session (tests remove what they create)."""
-    eng = start_engine()
+    eng = start_engine(resolv_conf="nameserver 198.51.100.1\noptions timeout:1 attempts:1\n")
     try:
         yield eng
     finally:

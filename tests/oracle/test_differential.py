@@ -24,6 +24,11 @@ from support.dockerd import DockerEngine
 from labkit import Lab
 
 # -------------------------------------------------------------- Docker 20.10 vs 27
+#: the engine host's resolv.conf: the lab host's options, the engine's own upstream
+HOST_RESOLV = "nameserver 198.51.100.1\noptions timeout:1 attempts:1\n"
+#: what Docker 20.10 derives from it on a user-defined network (measured)
+EMBEDDED_RESOLV = "nameserver 127.0.0.11\noptions timeout:1 attempts:1 ndots:0\n"
+
 #: IPv6 in a container on an IPv4-only network. Docker 17.04 – 25 (so 20.10, measured)
 #: set ``net.ipv6.conf.all.disable_ipv6=1`` in the container: no IPv6 anywhere, not even
 #: ``::1`` on lo (https://github.com/moby/moby/issues/32433, from
@@ -65,6 +70,10 @@ class Pair:
         self.eng.docker("network", "connect", network, name)
         self.lab.networks.get(network).connect(name)
 
+    def disconnect(self, network: str, name: str) -> None:
+        self.eng.docker("network", "disconnect", network, name)
+        self.lab.networks.get(network).disconnect(name)
+
     def ip_of(self, side: str, name: str, network: str = "bridge") -> str:
         if side == "docker":
             return self.eng.docker(
@@ -98,10 +107,22 @@ class Pair:
 
 
 @pytest.fixture
-def pair(engine_factory: Callable[..., DockerEngine]) -> Iterator[Pair]:
-    """A fresh engine (~1.5 s: Docker 20.10 remembers the last pool it handed out, so
-    networks would not start at 172.18.0.0/16 again) beside a fresh lab."""
-    eng = engine_factory()
+def pair(engine: DockerEngine) -> Iterator[Pair]:
+    """The session's engine (emptied afterwards) beside a fresh lab: for the default bridge,
+    whose addresses come back when containers go."""
+    with Lab(profile="modern", seed=9) as lab:
+        yield Pair(engine, lab)
+    ids = engine.docker("ps", "-aq").stdout.split()
+    if ids:
+        engine.docker("rm", "-f", *ids)
+
+
+@pytest.fixture
+def fresh_pair(engine_factory: Callable[..., DockerEngine]) -> Iterator[Pair]:
+    """A fresh engine (~1.5 s) beside a fresh lab, for user-defined networks: Docker 20.10
+    remembers the last pool it handed out, so networks would not start at 172.18.0.0/16
+    again on a used engine."""
+    eng = engine_factory(resolv_conf=HOST_RESOLV)
     with Lab(profile="modern", seed=9) as lab:
         yield Pair(eng, lab)
 
@@ -188,7 +209,8 @@ def test_resolv_conf_default_bridge(pair: Pair) -> None:
 
 
 # -------------------------------------------------------------- user-defined networks
-def test_user_defined_network_connect_and_default_route(pair: Pair) -> None:
+def test_user_defined_network_connect_and_default_route(fresh_pair: Pair) -> None:
+    pair = fresh_pair
     pair.run("c1")
     pair.network_create("appnet")
     pair.network_create("net2")
@@ -208,11 +230,39 @@ def test_user_defined_network_connect_and_default_route(pair: Pair) -> None:
     assert ("default", "172.18.0.1", "eth1", None, None, None) in d_r
     for side in ("docker", "lab"):
         assert pair.file(side, "c1", "/etc/resolv.conf") == (
-            "nameserver 127.0.0.11\noptions ndots:0\n"
+            EMBEDDED_RESOLV
         ), side
 
 
-def test_network_named_after_bridge_keeps_the_default_route(pair: Pair) -> None:
+def test_default_route_after_each_connect_and_disconnect(fresh_pair: Pair) -> None:
+    pair = fresh_pair
+    """libnetwork's gateway endpoint is the one whose network name sorts first; interface
+    names count up and are never reused."""
+    pair.run("c1")
+    for n in ("appnet", "net2", "net3"):
+        pair.network_create(n)
+    steps: list[tuple[Callable[[], None], tuple[str, str]]] = [
+        (lambda: pair.connect("net2", "c1"), ("172.17.0.1", "eth0")),
+        (lambda: pair.connect("appnet", "c1"), ("172.18.0.1", "eth2")),
+        (lambda: pair.disconnect("appnet", "c1"), ("172.17.0.1", "eth0")),
+        (lambda: pair.connect("net3", "c1"), ("172.17.0.1", "eth0")),
+        (lambda: pair.disconnect("bridge", "c1"), ("172.19.0.1", "eth1")),
+        (lambda: pair.connect("bridge", "c1"), ("172.17.0.1", "eth4")),
+    ]
+    for i, (act, (gw, dev)) in enumerate(steps):
+        act()
+        d_r, l_r = both(pair, lambda s: routes(s, "c1"))
+        assert d_r == l_r, i
+        assert ("default", gw, dev, None, None, None) in d_r, (i, d_r)
+        assert both(pair, lambda s: addrs(s, "c1")) == (addrs(pair.d, "c1"),) * 2, i
+    for side in ("docker", "lab"):  # resolv.conf stays on the embedded DNS
+        assert pair.file(side, "c1", "/etc/resolv.conf") == (
+            EMBEDDED_RESOLV
+        ), side
+
+
+def test_network_named_after_bridge_keeps_the_default_route(fresh_pair: Pair) -> None:
+    pair = fresh_pair
     pair.run("c1")
     pair.network_create("zeta")  # "bridge" < "zeta": the default route stays on eth0
     pair.connect("zeta", "c1")
@@ -221,13 +271,14 @@ def test_network_named_after_bridge_keeps_the_default_route(pair: Pair) -> None:
     assert ("default", "172.17.0.1", "eth0", None, None, None) in d_r
 
 
-def test_names_and_links_on_a_user_defined_network(pair: Pair) -> None:
+def test_names_and_links_on_a_user_defined_network(fresh_pair: Pair) -> None:
+    pair = fresh_pair
     pair.network_create("appnet")
     pair.run("u1", network="appnet")
     pair.run("u2", network="appnet", links={"u1": "web"})
     for side in ("docker", "lab"):
         assert pair.file(side, "u2", "/etc/resolv.conf") == (
-            "nameserver 127.0.0.11\noptions ndots:0\n"
+            EMBEDDED_RESOLV
         ), side
     # on a user-defined network --link writes nothing to /etc/hosts (the embedded DNS
     # answers the alias instead)
@@ -262,8 +313,11 @@ def test_pool_order_after_removal(engine_factory: Callable[..., DockerEngine]) -
         for n in ("n4", "n5"):
             lab.networks.create(n)
         got["lab"] = [lab.networks.get(n).subnet for n in ("n1", "n3", "n4", "n5")]
-    # Docker 20.10 (measured): the predefined pools are handed out round robin: n4 takes
-    # the pool after n3's, not n2's freed one. labkit hands out the first free pool.
+    # Docker 20.10 (measured): the predefined pools are handed out round robin, a cursor
+    # past the last pool given (https://github.com/moby/libnetwork/pull/2177,
+    # predefinedStartIndex): n4 takes the pool after n3's, not n2's freed one. Docker 27's
+    # linear allocator (https://github.com/moby/moby/pull/47768, allocatePredefinedPool)
+    # walks the pools from the first and takes the first free one, as labkit does.
     assert got["docker"] == ["172.18.0.0/16", "172.20.0.0/16", "172.21.0.0/16",
                              "172.22.0.0/16"]
     assert got["lab"] == ["172.18.0.0/16", "172.20.0.0/16", "172.19.0.0/16",
@@ -316,7 +370,8 @@ def test_icc_false(engine_factory: Callable[..., DockerEngine]) -> None:
         assert not lab.containers.get("c2").ping("172.17.0.2", timeout=1).ok
 
 
-def test_isolation_ping_and_tcp(pair: Pair) -> None:
+def test_isolation_ping_and_tcp(fresh_pair: Pair) -> None:
+    pair = fresh_pair
     pair.network_create("appnet")
     pair.network_create("other")
     pair.run("a1", network="appnet")

@@ -68,7 +68,7 @@ else
   mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
 fi
 [ -d /etc/docker ] && mount -t tmpfs -o mode=755 tmpfs /etc/docker
-printf 'nameserver %s\n' "$UPSTREAM" > "$T/resolv.conf"
+[ -e "$T/resolv.conf" ] || printf 'nameserver %s\n' "$UPSTREAM" > "$T/resolv.conf"
 mount --bind "$T/resolv.conf" /etc/resolv.conf
 ip link set lo up
 mkdir -p /run/netns
@@ -173,7 +173,8 @@ def cleanup_debootstrap() -> None:
 class DockerEngine:
     """A real dockerd in a sandbox of its own namespaces (a context manager).
 
-    ``daemon_config`` becomes the engine's ``daemon.json``; ``args`` are extra dockerd flags.
+    ``daemon_config`` becomes the engine's ``daemon.json``; ``args`` are extra dockerd flags;
+    ``resolv_conf`` is the text of the engine host's ``/etc/resolv.conf``.
     ``storage_driver`` is tried first; when overlay2 fails the engine falls back to vfs and
     says so in :attr:`fallback`.
     """
@@ -185,8 +186,11 @@ class DockerEngine:
         args: tuple[str, ...] = (),
         storage_driver: str = "overlay2",
         timeout: float = 60.0,
+        resolv_conf: str | None = None,
     ) -> None:
         self.daemon_config = daemon_config or {}
+        #: the engine host's /etc/resolv.conf (default: ``nameserver 198.51.100.1``)
+        self.resolv_conf = resolv_conf
         self.args = args
         self.storage_driver = storage_driver
         self.timeout = timeout
@@ -213,6 +217,8 @@ class DockerEngine:
         self.tmp = Path(tempfile.mkdtemp(prefix="ldk-", dir="/tmp"))
         (self.tmp / "daemon.json").write_text(json.dumps(self.daemon_config))
         (self.tmp / "inner.sh").write_text(_INNER)
+        if self.resolv_conf is not None:
+            (self.tmp / "resolv.conf").write_text(self.resolv_conf)
         try:
             try:
                 self._launch(self.storage_driver)
