@@ -208,3 +208,11 @@ def test_labels_follow_the_language(snap: dict[str, Any]) -> None:
     assert get_language() == "en"
     with using("ja"):
         assert "パケットが通る" in chains_diagram(snap).source
+
+
+def test_snapshot_diagram_passes_the_options(snap: dict[str, Any]) -> None:
+    from labkit.client.snapshot import Snapshot
+
+    assert "<b>lo</b>" in Snapshot(snap).diagram(show_lo=True).source
+    assert "rankdir=TB" in Snapshot(snap).diagram(rankdir="TB").source
+    assert "外の世界" in Snapshot(snap).diagram(lang="ja").source
