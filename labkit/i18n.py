@@ -109,6 +109,9 @@ _JA: dict[str, str] = {
     "original (src → dst)": "元の向き (送信元 → 宛先)",
     "reply (src → dst)": "応答 (送信元 → 宛先)",
     "peer ifindex": "相手の ifindex",
+    # side by side (labkit.tools.notebook)
+    "the article": "記事",
+    "your lab": "あなたのラボ",
     # captures
     "Capture": "キャプチャ",
     "{n} points, {m} packets seen at several points": "{n} 地点、複数の地点で見えたパケット {m} 個",

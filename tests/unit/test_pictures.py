@@ -216,3 +216,14 @@ def test_snapshot_diagram_passes_the_options(snap: dict[str, Any]) -> None:
     assert "<b>lo</b>" in Snapshot(snap).diagram(show_lo=True).source
     assert "rankdir=TB" in Snapshot(snap).diagram(rankdir="TB").source
     assert "外の世界" in Snapshot(snap).diagram(lang="ja").source
+
+
+def test_side_by_side_titles_follow_the_language() -> None:
+    from labkit.tools.notebook import side_by_side
+
+    assert "<b>the article</b>" in side_by_side("a", "b")._repr_html_()
+    with using("ja"):
+        page = side_by_side("a", "b")._repr_html_()
+        own = side_by_side("a", "b", "Docker 28", "lab")._repr_html_()
+    assert "<b>記事</b>" in page and "<b>あなたのラボ</b>" in page
+    assert "<b>Docker 28</b>" in own
