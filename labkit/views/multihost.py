@@ -18,11 +18,11 @@ from typing import Any
 import graphviz
 
 from labkit.core.snapshot import as_snapshot, natural_key
+from labkit.i18n import font, tr, using
 from labkit.views.diagram import FLOW_COLOR, flow_hops
 
 __all__ = ["diagram", "wants_multihost"]
 
-_FONT = "Helvetica"
 _FILL = {"host": "#f8f9fa", "outside": "#f4fce3", "overlay": "#fff4e6", "container": "#e7f5ff"}
 _LINE = {"host": "#495057", "outside": "#5c940d", "overlay": "#e8590c", "container": "#1c7ed6"}
 _TUNNEL = "#e8590c"
@@ -64,9 +64,27 @@ def _host_of(name: str, hosts: list[str]) -> str | None:
 
 
 def diagram(
-    snapshot: Mapping[str, Any], flow: Any = None, *, title: str | None = None
+    snapshot: Mapping[str, Any],
+    flow: Any = None,
+    *,
+    title: str | None = None,
+    lang: str | None = None,
+    rankdir: str = "TB",
+    show_lo: bool = False,
 ) -> graphviz.Digraph:
-    """Draw hosts, LAN, overlay namespaces, containers, tunnels, and a flow if given."""
+    """Draw hosts, LAN, overlay namespaces, containers, tunnels, and a flow if given.
+
+    The options are :func:`labkit.views.diagram.diagram`'s: ``lang`` for labkit's own
+    labels (``"ja"``), ``rankdir``, ``show_lo`` (list each node's ``lo`` too).
+    """
+    with using(lang):
+        return _diagram(snapshot, flow, title, rankdir, show_lo)
+
+
+def _diagram(
+    snapshot: Mapping[str, Any], flow: Any, title: str | None, rankdir: str, show_lo: bool
+) -> graphviz.Digraph:
+    _font = font()
     snap = as_snapshot(snapshot)
     nodes: Mapping[str, Any] = snap.get("nodes") or {}
     wires = snap.get("wires") or []
@@ -97,12 +115,12 @@ def diagram(
         )
 
     g = graphviz.Digraph("lab", engine="dot")
-    g.attr(rankdir="TB", fontname=_FONT, compound="true", newrank="true",
-           label=title or "Docker hosts on one LAN, and their overlay networks",
+    g.attr(rankdir=rankdir, fontname=_font, compound="true", newrank="true",
+           label=title or tr("Docker hosts on one LAN, and their overlay networks"),
            labelloc="t", fontsize="14")  # fmt: skip
-    g.attr("node", fontname=_FONT, fontsize="10", shape="box", style="rounded,filled",
+    g.attr("node", fontname=_font, fontsize="10", shape="box", style="rounded,filled",
            fillcolor="white")  # fmt: skip
-    g.attr("edge", fontname=_FONT, fontsize="9", arrowhead="none")
+    g.attr("edge", fontname=_font, fontsize="9", arrowhead="none")
 
     def iface(sub: graphviz.Digraph, node: str, ifname: str, extra: str = "") -> None:
         lk = links[node][ifname]
@@ -122,7 +140,7 @@ def diagram(
     def shown(node: str) -> list[str]:
         out = []
         for ifname, lk in sorted(links[node].items(), key=lambda kv: kv[1].get("index") or 0):
-            if lk.get("kind") == "loopback":
+            if lk.get("kind") == "loopback" and not show_lo:
                 continue
             if folded(node, lk):
                 continue  # a bridge port: drawn as its bridge
@@ -132,7 +150,7 @@ def diagram(
     def ports_of(node: str, bridge: str) -> str:
         ports = sorted((n for n, lk in links[node].items() if lk.get("master") == bridge),
                        key=natural_key)  # fmt: skip
-        return ("ports: " + ", ".join(ports)) if ports else ""
+        return (tr("ports") + ": " + ", ".join(ports)) if ports else ""
 
     def cluster(parent: graphviz.Digraph, node: str, label: str) -> None:
         kind = nodes[node].get("kind") or "other"
@@ -145,18 +163,18 @@ def diagram(
             if kind == "host":
                 for ov in sorted(n for n, i in nodes.items()
                                  if i.get("kind") == "overlay" and _host_of(n, hosts) == node):
-                    cluster(c, ov, f"overlay namespace {nodes[ov].get('hostname') or ov}")
+                    cluster(c, ov, f"{tr('overlay namespace')} {nodes[ov].get('hostname') or ov}")
 
     for name in sorted((n for n, i in nodes.items() if i.get("kind") == "container"),
                        key=natural_key):  # fmt: skip
-        cluster(g, name, f"container {name}")
+        cluster(g, name, f"{tr('container')} {name}")
     for h in hosts:
         up = _addrs(nodes[h], "eth0")
-        cluster(g, h, f"Docker host {h}" + (f" — {up[0]}" if up else ""))
+        cluster(g, h, f"{tr('Docker host')} {h}" + (f" — {up[0]}" if up else ""))
     # the LAN: the outside namespace as switch and router
     if "outside" in nodes:
         switch = "the LAN's switch (br-lan) and router" if len(hosts) > 1 else "the router"
-        cluster(g, "outside", f"outside: {switch}")
+        cluster(g, "outside", f"{tr('outside')}: {tr(switch)}")
 
     # cables: veth pairs (a bridge port is drawn as its bridge)
     tier = {"container": 0, "overlay": 1, "host": 1, "outside": 2}
@@ -179,7 +197,7 @@ def diagram(
     for vni, gids in sorted(ends.items(), key=lambda kv: str(kv[0])):
         gids.sort(key=natural_key)
         for a, b in zip(gids, gids[1:], strict=False):
-            g.edge(a, b, label=f"VXLAN tunnel VNI {vni}", style="dashed", color=_TUNNEL,
+            g.edge(a, b, label=f"{tr('VXLAN tunnel')} VNI {vni}", style="dashed", color=_TUNNEL,
                    fontcolor=_TUNNEL, penwidth="2", constraint="false")  # fmt: skip
     # the flow, hop to hop; into and out of the tunnel through that host's vxlan0
     def vtep(host: str, vni: Any) -> str | None:
@@ -197,9 +215,9 @@ def diagram(
         b = drawn(str(cur["node"]), str(cur["ifname"]))
         via = None
         if cur.get("vni") is not None and prev.get("vni") is None:
-            via, what = vtep(str(cur["node"]), cur["vni"]), "encapsulated"
+            via, what = vtep(str(cur["node"]), cur["vni"]), tr("encapsulated")
         elif prev.get("vni") is not None and cur.get("vni") is None:
-            via, what = vtep(str(prev["node"]), prev["vni"]), "decapsulated"
+            via, what = vtep(str(prev["node"]), prev["vni"]), tr("decapsulated")
         if via is not None:
             flow_edge(a, via, f"{i}")
             flow_edge(via, b, f"{i}: {what}")

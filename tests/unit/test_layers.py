@@ -29,7 +29,8 @@ CLIENT_TOP = {"labkit.sandbox", "labkit.widgets", "labkit.exercises"}
 
 
 def layer(mod: str) -> str:
-    if mod == "labkit.errors" or mod.startswith("labkit.core"):
+    # labkit.i18n is pure too: a catalog of labels and the current language
+    if mod in ("labkit.errors", "labkit.i18n") or mod.startswith("labkit.core"):
         return "core"
     if mod == "labkit.protocol":
         return "protocol"

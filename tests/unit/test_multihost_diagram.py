@@ -50,3 +50,11 @@ def test_a_tunnelled_flow_shows_both_headers_and_the_vxlan_devices() -> None:
 def test_snapshot_diagram_dispatches() -> None:
     assert "VXLAN tunnel" in Snapshot(SNAP).diagram().source
     assert "VXLAN tunnel" not in Snapshot(ONE_HOST).diagram().source
+
+
+def test_labels_follow_the_language_and_the_evidence_does_not() -> None:
+    src = diagram(SNAP, flow=HOPS, lang="ja").source
+    assert "Docker ホスト host2" in src and "VXLAN トンネル VNI 4097" in src
+    assert "Noto Sans CJK JP" in src
+    assert "198.51.100.74" in src and "vxlan0 (vxlan)" in src  # kernel facts stay as they are
+    assert "Docker host host2" in diagram(SNAP).source  # English by default
