@@ -38,7 +38,6 @@ _JA: dict[str, str] = {
     "Docker hosts on one LAN, and their overlay networks":
         "1 つの LAN 上の Docker ホストとオーバーレイネットワーク",
     "overlay namespace": "オーバーレイの名前空間",
-    "outside": "外側",
     "the LAN's switch (br-lan) and router": "LAN のスイッチ (br-lan) とルーター",
     "the router": "ルーター",
     "VXLAN tunnel": "VXLAN トンネル",

@@ -174,7 +174,7 @@ def _diagram(
     # the LAN: the outside namespace as switch and router
     if "outside" in nodes:
         switch = "the LAN's switch (br-lan) and router" if len(hosts) > 1 else "the router"
-        cluster(g, "outside", f"{tr('outside')}: {tr(switch)}")
+        cluster(g, "outside", f"outside: {tr(switch)}")  # the node's name, as in code
 
     # cables: veth pairs (a bridge port is drawn as its bridge)
     tier = {"container": 0, "overlay": 1, "host": 1, "outside": 2}
