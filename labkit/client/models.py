@@ -148,7 +148,16 @@ class Host(Node):
 
         Runs ``iptables -t nat -A/-D POSTROUTING -s SUBNET ! -o docker0 -j MASQUERADE``.
         """
+        self._first_host_only("masquerade()")
         return bool(self._lab.api.masquerade(on))
+
+    def _first_host_only(self, what: str) -> None:
+        if self.name != "host":
+            raise InvalidArgument(
+                f"{self.name}.{what} is only built for the lab's first host; on {self.name} "
+                f"use exec_run, e.g. {self.name}.exec_run('iptables -t nat -S') or "
+                "exec_run('conntrack -L')"
+            )
 
     def conntrack(self, proto: str | None = None, host: str | None = None) -> ConntrackTable:
         """The host's connection-tracking entries, like ``conntrack -L [-p PROTO]``.
@@ -158,6 +167,7 @@ class Host(Node):
         """
         from labkit.client.snapshot import ConntrackTable
 
+        self._first_host_only("conntrack()")
         entries = self._lab.api.conntrack()
         keep = [
             e

@@ -171,6 +171,8 @@ def test_bad_input_gets_clear_errors_and_the_lab_stays(swarm: Lab) -> None:
         swarm.networks.create("local")
         swarm.run("xx", network="local", host="host2")
     swarm.networks.get("local").remove()
+    with pytest.raises(InvalidArgument, match="first host"):
+        swarm.hosts[1].masquerade(False)
     assert [c.name for c in swarm.containers.list()] == before
     assert swarm.containers.get("c1").ping(swarm.containers.get("c2").ip)
 
