@@ -162,9 +162,13 @@ def bridge_inserts(bridge: BridgeRules) -> list[Command]:
         ),
         ("filter", ["-I", "FORWARD", "4", "-o", br, "-j", "DOCKER"]),
         ("filter", ["-I", "FORWARD", "5", "-i", br, "!", "-o", br, "-j", "ACCEPT"]),
+        # ICC: libnetwork's setIcc *inserts* the ACCEPT but *appends* the DROP (-A FORWARD),
+        # so a bridge with ICC off has its DROP at the end of FORWARD (checked against
+        # dockerd 20.10's docker_gwbridge: tests/oracle/test_overlay_oracle.py)
         (
-            "filter",
-            ["-I", "FORWARD", "6", "-i", br, "-o", br, "-j", "ACCEPT" if bridge.icc else "DROP"],
+            ("filter", ["-I", "FORWARD", "6", "-i", br, "-o", br, "-j", "ACCEPT"])
+            if bridge.icc
+            else ("filter", ["-A", "FORWARD", "-i", br, "-o", br, "-j", "DROP"])
         ),
         (
             "filter",
