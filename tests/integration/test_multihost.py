@@ -195,3 +195,17 @@ def test_overlay_on_a_one_host_lab_is_a_one_node_swarm(can_lab: None) -> None:
         assert a.exec_run("ping -c1 -W2 b1").exit_code == 0
         with pytest.raises(NotFound, match="host2"):
             lab.run("c3", host="host2")
+
+
+def test_the_machine_is_untouched_by_hosts_and_tunnels(can_lab: None) -> None:
+    """Several hosts, an overlay and its VXLAN sockets live in the lab's namespaces only."""
+    from test_isolation import root_namespace_state
+
+    before = root_namespace_state()
+    with Lab(hosts=2, seed=5) as lab:
+        lab.networks.create("ov", driver="overlay")
+        a, b = lab.run("a1", network="ov"), lab.run("b1", network="ov", host="host2")
+        assert a.ping(b.ip) and b.ping(lab.outside.ip)
+        during = root_namespace_state()
+    assert during == before
+    assert root_namespace_state() == before
