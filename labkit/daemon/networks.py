@@ -92,11 +92,15 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     """``docker network connect NAME CONTAINER``: one more interface (eth1, eth2, …)."""
     net = host.network(name)
     rec = host.container(container)
-    if getattr(net, "vni", None) or rec.on != "host":
+    if getattr(net, "vni", None):  # an overlay network (labkit.daemon.overlay)
+        from labkit.daemon import overlay
+
+        return overlay.connect(host, name, container)
+    if rec.on != "host":
         raise InvalidArgument(
-            f"docker network connect {name} {container}: connecting to an overlay network, or "
-            "a container on another host, is not built in labkit; start the container on the "
-            "overlay with lab.run(..., network=...) instead"
+            f"docker network connect {name} {container}: {container} runs on {rec.on}, and "
+            "labkit builds connecting to a bridge network only on the first host (an overlay "
+            "network can be connected on any host)"
         )
     if rec.endpoint(name):
         raise Conflict(f"container {container} is already attached to network {name}")
@@ -118,6 +122,7 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         raise host._translate(exc, f"docker network connect {name} {container}") from None
     rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth))
     rec.next_if += 1
+    _refresh_gwbridge(host, rec)
     _update_gateway(host, rec)
     if net.user_defined:
         # as libnetwork does when a sandbox gains an endpoint that needs the resolver: the
@@ -139,6 +144,13 @@ def disconnect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     ep = rec.endpoint(name)
     if ep is None:
         raise Conflict(f"container {container} is not connected to network {name}")
+    if getattr(net, "vni", None):  # an overlay network (labkit.daemon.overlay)
+        from labkit.daemon import overlay
+
+        overlay.disconnect(host, rec, ep)
+        _refresh_gwbridge(host, rec)
+        _update_gateway(host, rec)
+        return host.attrs(rec)
     if ep is rec.primary:  # published ports belong to the first network's address
         for pub in list(rec.ports):
             ports_mod.unpublish(pub)
@@ -147,21 +159,34 @@ def disconnect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         host.host.rt.link_del(host.host.index(ep.veth))
     net.ipam.release(ep.ip)
     rec.endpoints.remove(ep)
+    _refresh_gwbridge(host, rec)
     _update_gateway(host, rec)
     return host.attrs(rec)
 
 
-def gateway_endpoint(rec: NodeRecord) -> Endpoint | None:
+def gateway_endpoint(rec: NodeRecord, skip: frozenset[str] = frozenset()) -> Endpoint | None:
     """The endpoint that provides the container's default route, as libnetwork picks it:
     all endpoints have the same priority, so the one whose *network name* sorts first
     (``sandbox.go``, ``epHeap.Less``). Connecting ``appnet`` to a container on ``bridge``
-    moves its default route to appnet's gateway; connecting ``zeta`` would not."""
-    return min(rec.endpoints, key=lambda e: e.network, default=None)
+    moves its default route to appnet's gateway; connecting ``zeta`` would not. Networks in
+    ``skip`` (overlays: they never give a default route) are left out."""
+    mine = (e for e in rec.endpoints if e.network not in skip)
+    return min(mine, key=lambda e: e.network, default=None)
+
+
+def _refresh_gwbridge(host: DockerHost, rec: NodeRecord) -> None:
+    """An overlay container loses or regains its docker_gwbridge interface as a bridge
+    network joins or leaves (:func:`labkit.daemon.overlay.refresh_gwbridge`)."""
+    if "lan" in host.__dict__:  # only a lab that has used overlays or other hosts
+        from labkit.daemon import overlay
+
+        overlay.refresh_gwbridge(host, rec)
 
 
 def _update_gateway(host: DockerHost, rec: NodeRecord) -> None:
     """Point the container's default route at its gateway endpoint's network."""
-    ep = gateway_endpoint(rec)
+    overlays = frozenset(n for n, v in host.networks.items() if getattr(v, "vni", None))
+    ep = gateway_endpoint(rec, overlays)
     if ep is None:
         return
     gw = host.networks[ep.network].gateway

@@ -135,13 +135,48 @@ def test_container_on_an_overlay_and_a_bridge_network(swarm: Lab) -> None:
         web = swarm.run("web", network="appnet")
         app.connect(e1)
         e1.reload()
-        assert set(e1.networks) == {"ov", "docker_gwbridge", "appnet"}
+        assert set(e1.networks) == {"ov", "appnet"}  # appnet now gives the default route
         assert e1.ping(web.ip)  # the bridge network, on this host
         assert e1.ping(swarm.containers.get("c2").ip)  # the overlay, across hosts
     finally:
         for name in ("e1", "web"):
             if name in swarm.containers:
                 swarm.rm(name)
+        app.remove()
+
+
+def test_connect_and_disconnect_as_dockerd_does(swarm: Lab) -> None:
+    """Measured on dockerd 20.10: a bridge container connected to an overlay keeps its
+    default route (an overlay gives none) and gets no docker_gwbridge; an overlay container
+    connected to a bridge network loses its docker_gwbridge interface, and gets it back when
+    that network leaves."""
+    ov, c2 = swarm.networks.get("ov"), swarm.containers.get("c2")
+    b = swarm.run("b3")  # docker0 on the first host
+    app = swarm.networks.create("app2")
+    g = swarm.run("g1", network="ov", host="host")
+    try:
+        ov.connect(b)
+        b.reload()
+        assert sorted(b.networks) == ["bridge", "ov"] and b.networks["ov"]["ifname"] == "eth1"
+        assert "default via 172.17.0.1 dev eth0" in b.exec_run("ip route").output
+        assert "mtu 1450" in b.exec_run("ip link show eth1").output
+        assert b.ping(c2.ip)  # across the tunnel from a bridge container
+        assert c2.exec_run(["ping", "-c1", "-W2", "b3"]).exit_code == 0  # and by name
+        ov.disconnect(b)
+        assert not b.ping(c2.ip, timeout=0.5)
+        app.connect(g)
+        g.reload()
+        assert sorted(g.networks) == ["app2", "ov"]  # docker_gwbridge's eth1 went
+        assert g.networks["app2"]["ifname"] == "eth2"
+        assert "default via 172.19.0.1 dev eth2" in g.exec_run("ip route").output
+        app.disconnect(g)
+        g.reload()
+        assert sorted(g.networks) == ["docker_gwbridge", "ov"]  # back, as eth3
+        assert "default via 172.18.0.1 dev eth3" in g.exec_run("ip route").output
+        assert g.ping(swarm.outside.ip)
+    finally:
+        for name in ("b3", "g1"):
+            swarm.rm(name)
         app.remove()
 
 
@@ -165,7 +200,7 @@ def test_bad_input_gets_clear_errors_and_the_lab_stays(swarm: Lab) -> None:
         swarm.networks.get("ov").remove()
     with pytest.raises(InvalidArgument, match="ports="):
         swarm.run("xx", network="ov", ports={"80/tcp": 8080})
-    with pytest.raises(InvalidArgument, match="overlay"):
+    with pytest.raises(Conflict, match="already attached"):
         swarm.networks.get("ov").connect("c1")
     with pytest.raises(InvalidArgument, match="not on host2"):
         swarm.networks.create("local")

@@ -111,3 +111,33 @@ def test_host_rules(swarm_pair) -> None:  # type: ignore[no-untyped-def]
     docker = iptables_rules(eng.sandbox("iptables-save").stdout)
     mine = iptables_rules(lab.host.exec_run("iptables-save").output)
     assert mine == docker
+
+
+def test_connect_bridge_and_overlay_both_ways(swarm_pair) -> None:  # type: ignore[no-untyped-def]
+    """``network connect`` as dockerd does it: a bridge network joining an overlay container
+    takes docker_gwbridge's place; an overlay joining a docker0 container gives no route."""
+    eng, lab = swarm_pair
+    eng.docker("network", "create", "appnet")
+    eng.docker("network", "connect", "appnet", "c1")
+    eng.docker("run", "-d", "--name", "b1", "busybox", "sleep", "1d")
+    eng.docker("network", "connect", "ov", "b1")
+    lab.networks.create("appnet").connect("c1")
+    lab.run("b1")
+    lab.networks.get("ov").connect("b1")
+
+    def view(side: str, name: str) -> tuple[list[str], list[str]]:
+        if side == "docker":
+            pid = eng.container_pid(name)
+            a = eng.nsenter(pid, "ip", "-br", "-4", "addr").stdout
+            r = eng.nsenter(pid, "ip", "route").stdout
+        else:
+            c = lab.containers.get(name)
+            a, r = c.exec_run("ip -br -4 addr").output, c.exec_run("ip route").output
+        names = [line.split()[0].split("@")[0] for line in a.splitlines()]
+        default = [line for line in r.splitlines() if line.startswith("default")]
+        return names, default
+
+    assert view("lab", "c1") == view("docker", "c1") == (
+        ["lo", "eth0", "eth2"], ["default via 172.19.0.1 dev eth2 "])
+    assert view("lab", "b1") == view("docker", "b1") == (
+        ["lo", "eth0", "eth1"], ["default via 172.17.0.1 dev eth0 "])
