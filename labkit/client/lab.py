@@ -323,7 +323,8 @@ class Lab:
             return "<Lab: closed>"
         return (
             f"<Lab: profile={self.profile} docker0={self.gateway}/{self.subnet.split('/')[1]} "
-            f"mode={self.mode} containers={len(self.containers)}>"
+            f"mode={self.mode} containers={len(self.containers)}"
+            + (f" hosts={len(self.hosts)}>" if len(self.hosts) > 1 else ">")
         )
 
     def _repr_html_(self) -> str:
