@@ -38,6 +38,8 @@ _JA: dict[str, str] = {
     "Docker hosts on one LAN, and their overlay networks":
         "1 つの LAN 上の Docker ホストとオーバーレイネットワーク",
     "overlay namespace": "オーバーレイの名前空間",
+    "load balancer": "ロードバランサー",
+    "ingress sandbox": "ingress のサンドボックス",
     "the LAN's switch (br-lan) and router": "LAN のスイッチ (br-lan) とルーター",
     "the router": "ルーター",
     "VXLAN tunnel": "VXLAN トンネル",

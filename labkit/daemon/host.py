@@ -603,7 +603,7 @@ class DockerHost:
     def exec_prefix(self, name: str) -> list[str]:
         """The argv prefix that runs a command inside a node."""
         rec = self.node(name)
-        if rec.kind == "overlay":  # an overlay network's namespace: no holder, net only
+        if rec.kind in ("overlay", "lb", "ingress"):  # swarm namespaces: net only
             return ["nsenter", f"--net={rec.netns.path}", "--"]
         if rec.pid is None:
             return []

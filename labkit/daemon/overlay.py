@@ -61,6 +61,9 @@ class Sandbox:
     vx: int
     next_port: int = 0
     peers: set[str] = field(default_factory=set)
+    #: the host's load-balancer endpoint on this network (``lb-<network>``), and its namespace
+    lb: Endpoint | None = None
+    lb_node: NodeRecord | None = None
 
 
 @dataclass
@@ -133,9 +136,11 @@ def remove(dh: DockerHost, name: str) -> None:
             f"({', '.join(members)}); remove or disconnect them first"
         )
     for sb in net.sandboxes.values():
-        sb.node.netns.close()
-        netlink.delete_netns_file(sb.node.netns.path)
-        dh.nodes.pop(sb.node.name, None)
+        for node in (sb.lb_node, sb.node):
+            if node is not None:
+                node.netns.close()
+                netlink.delete_netns_file(node.netns.path)
+                dh.nodes.pop(node.name, None)
     del dh.networks[name]
 
 
@@ -223,7 +228,34 @@ def gwbridge(dh: DockerHost, hs: HostState) -> Network:
     net = Network(rules.GWBRIDGE, names.new_id(dh.rng), rules.GWBRIDGE, ipam, index, False,
                   False, cmds, time.monotonic())
     hs.networks[rules.GWBRIDGE] = net
+    _ingress_sbox(dh, hs, net)
     return net
+
+
+def _ingress_sbox(dh: DockerHost, hs: HostState, gw: Network) -> None:
+    """Every swarm node has an ``ingress_sbox`` namespace with an interface on
+    docker_gwbridge, which takes the bridge's first free address (172.18.0.2: measured on
+    dockerd 20.10, where the first overlay container's ``eth1`` is 172.18.0.3). labkit builds
+    that leg of it (``eth1``, the address, up); not the ``ingress`` overlay it also joins."""
+    name = f"{hs.name}-ingress_sbox"
+    ns = netlink.create_netns(name, dh.home_fd, ipv6=False)
+    try:
+        ns.rt.link_up(1)
+        ip = gw.ipam.allocate()
+        veth = dh._new_veth()
+        mac = names.mac_from_ip(ip)
+        hs.netns.rt.veth_add(veth, "eth1", ns.fd, mac, gw.index, dh._host_mac())
+        index = ns.index("eth1")
+        ns.rt.addr_add(index, ip, gw.ipam.prefixlen, gw.ipam.broadcast)
+        ns.rt.link_up(index)
+    except BaseException:
+        ns.close()
+        netlink.delete_netns_file(ns.path)
+        raise
+    node = NodeRecord(name, "ingress", ns, "ingress_sbox", None)
+    node.on = hs.name
+    node.endpoints = [Endpoint(rules.GWBRIDGE, "eth1", ip, mac, veth)]
+    dh.nodes[name] = node
 
 
 def _peer(sb: Sandbox, ip: str, mac: str, vtep: str, add: bool) -> None:
@@ -270,6 +302,42 @@ def _announce(dh: DockerHost, lan: Lan, net: OverlayNetwork, hs: HostState, sb: 
         on = getattr(rec, "on", "host")
         if e is not None and on != hs.name and e.ip not in sb.peers:
             _peer(sb, e.ip, e.mac, lan.hosts[on].ip, True)
+    for other in net.sandboxes.values():  # the other hosts' load-balancer endpoints
+        if other.host != hs.name and other.lb is not None and other.lb.ip not in sb.peers:
+            _peer(sb, other.lb.ip, other.lb.mac, lan.hosts[other.host].ip, True)
+
+
+def _ensure_lb(dh: DockerHost, the_lan: Lan, net: OverlayNetwork, hs: HostState,
+               sb: Sandbox) -> None:  # fmt: skip
+    """The host's load-balancer endpoint on the network, as dockerd 20.10 makes it when the
+    host's first container joins (``docker network inspect`` lists it as ``lb-<network>``):
+    a namespace ``lb_<id[:9]>`` with an ``eth0`` on the overlay, taking the next address.
+    It is what a swarm service's virtual IP would be balanced from; labkit builds no
+    services, so it only holds its address and is announced to the other hosts."""
+    if sb.lb is not None:
+        return
+    ip = net.ipam.allocate()
+    undo: list[Any] = [lambda: net.ipam.release(ip)]
+    name = f"{hs.name}-lb_{net.id[:9]}"
+    ns = netlink.create_netns(name, dh.home_fd, ipv6=False)
+    undo.append(ns.close)
+    undo.append(lambda: netlink.delete_netns_file(ns.path))
+    try:
+        ns.rt.link_up(1)
+        ep = _attach(dh, sb, ns, "eth0", ip, net, undo)
+    except BaseException as exc:
+        for step in reversed(undo):
+            with contextlib.suppress(Exception):
+                step()
+        raise dh._translate(exc, f"the load-balancer endpoint of {net.name}") from None
+    node = NodeRecord(name, "lb", ns, f"lb_{net.id[:9]}", None)
+    node.on = hs.name
+    node.endpoints = [ep]
+    dh.nodes[name] = node
+    sb.lb, sb.lb_node = ep, node
+    for other in net.sandboxes.values():
+        if other.host != hs.name:
+            _peer(other, ep.ip, ep.mac, hs.ip, True)
 
 
 def run(dh: DockerHost, lan: Lan, hs: HostState, name: str, net: OverlayNetwork
@@ -283,6 +351,7 @@ def run(dh: DockerHost, lan: Lan, hs: HostState, name: str, net: OverlayNetwork
         gw = gwbridge(dh, hs)
         rec = _create(dh, hs, sb, name, net, ip, gw, undo)
         _announce(dh, lan, net, hs, sb, rec.endpoints[0], True)
+        _ensure_lb(dh, lan, net, hs, sb)
         return dh.attrs(rec)
     except BaseException as exc:
         dh.nodes.pop(name, None)
@@ -386,6 +455,7 @@ def connect(dh: DockerHost, name: str, container: str) -> dict[str, Any]:
     dh._start_dns(rec)
     dh.use_embedded_dns(rec)
     _announce(dh, the_lan, net, hs, sb, ep, True)
+    _ensure_lb(dh, the_lan, net, hs, sb)
     refresh_gwbridge(dh, rec)
     return dh.attrs(rec)
 

@@ -115,7 +115,7 @@ class Probes:
         paths = {}
         if rec.pid is not None:
             paths = {kind: f"/proc/{rec.pid}/ns/{kind}" for kind in ("net", "uts", "mnt")}
-        elif rec.kind == "overlay":  # an overlay network's namespace (no holder)
+        elif rec.kind in ("overlay", "lb", "ingress"):  # swarm namespaces (no holder)
             paths = {"net": rec.netns.path}
         with self._zygote_lock:
             if self._zygote is None or self._zygote.poll() is not None:

@@ -23,9 +23,13 @@ from labkit.views.diagram import FLOW_COLOR, flow_hops
 
 __all__ = ["diagram", "wants_multihost"]
 
-_FILL = {"host": "#f8f9fa", "outside": "#f4fce3", "overlay": "#fff4e6", "container": "#e7f5ff"}
-_LINE = {"host": "#495057", "outside": "#5c940d", "overlay": "#e8590c", "container": "#1c7ed6"}
+_FILL = {"host": "#f8f9fa", "outside": "#f4fce3", "overlay": "#fff4e6", "container": "#e7f5ff",
+         "lb": "#fff9db", "ingress": "#fff9db"}
+_LINE = {"host": "#495057", "outside": "#5c940d", "overlay": "#e8590c", "container": "#1c7ed6",
+         "lb": "#f08c00", "ingress": "#f08c00"}
 _TUNNEL = "#e8590c"
+#: namespaces drawn inside their host's box, with what they are
+_NESTED = {"overlay": "overlay namespace", "lb": "load balancer", "ingress": "ingress sandbox"}
 
 
 def wants_multihost(snapshot: Mapping[str, Any]) -> bool:
@@ -160,10 +164,11 @@ def _diagram(
             for ifname in shown(node):
                 kind_if = links[node][ifname].get("kind")
                 iface(c, node, ifname, ports_of(node, ifname) if kind_if == "bridge" else "")
-            if kind == "host":
+            if kind == "host":  # the swarm's namespaces on this host
                 for ov in sorted(n for n, i in nodes.items()
-                                 if i.get("kind") == "overlay" and _host_of(n, hosts) == node):
-                    cluster(c, ov, f"{tr('overlay namespace')} {nodes[ov].get('hostname') or ov}")
+                                 if i.get("kind") in _NESTED and _host_of(n, hosts) == node):
+                    what = tr(_NESTED[nodes[ov]["kind"]])
+                    cluster(c, ov, f"{what} {nodes[ov].get('hostname') or ov}")
 
     for name in sorted((n for n, i in nodes.items() if i.get("kind") == "container"),
                        key=natural_key):  # fmt: skip
@@ -177,7 +182,7 @@ def _diagram(
         cluster(g, "outside", f"outside: {tr(switch)}")  # the node's name, as in code
 
     # cables: veth pairs (a bridge port is drawn as its bridge)
-    tier = {"container": 0, "overlay": 1, "host": 1, "outside": 2}
+    tier = {"container": 0, "overlay": 1, "lb": 0, "ingress": 0, "host": 1, "outside": 2}
     done: set[tuple[str, str]] = set()
     for w in sorted(wires, key=lambda w: (w["a"]["node"], w["a"]["ifname"])):
         ends_ = sorted((w["a"], w["b"]), key=lambda e: tier.get(nodes[e["node"]].get("kind"), 1))

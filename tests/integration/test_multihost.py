@@ -52,10 +52,17 @@ def test_overlay_network_as_docker_allocates_it(swarm: Lab) -> None:
     assert ov.attrs["driver"] == "overlay" and ov.attrs["vni"] == 4097
     assert ov.subnet == "10.0.1.0/24" and ov.gateway == "10.0.1.1"  # 10.0.0.0/24 is ingress
     c1, c2 = swarm.containers.get("c1"), swarm.containers.get("c2")
-    assert (c1.ip, c2.ip) == ("10.0.1.2", "10.0.1.3") and c1.mac == "02:42:0a:00:01:02"
+    # as in a real two-node swarm: each host's load-balancer endpoint takes the address
+    # after its first container (c1 .2, host's lb .3, c2 .4, host2's lb .5), and each
+    # host's ingress_sbox holds docker_gwbridge's .2
+    assert (c1.ip, c2.ip) == ("10.0.1.2", "10.0.1.4") and c1.mac == "02:42:0a:00:01:02"
+    lbs = {h: swarm.node(h).exec_run(["ip", "-n", f"{h}-lb_{ov.id[:9]}", "-br", "-4", "addr",
+                                      "show", "eth0"]).output.split()[2:]  # fmt: skip
+           for h in ("host",)}  # fmt: skip
+    assert lbs == {"host": ["10.0.1.3/24"]}
     out = c1.exec_run("ip -o link show eth0").output
     assert "mtu 1450" in out
-    assert c1.networks["docker_gwbridge"]["ip"] == "172.18.0.2"
+    assert c1.networks["docker_gwbridge"]["ip"] == "172.18.0.3"
     assert "default via 172.18.0.1 dev eth1" in c1.exec_run("ip route").output
 
 
@@ -67,9 +74,10 @@ def test_overlay_namespace_holds_bridge_vxlan_and_gossip_entries(swarm: Lab) -> 
     assert "master br0" in vx.output and "l2miss l3miss" in vx.output
     fdb = swarm.host.exec_run(["ip", "netns", "exec", ns, "bridge", "fdb", "show", "dev",
                                "vxlan0"]).output  # fmt: skip
-    assert "02:42:0a:00:01:03 dst 198.51.100.74" in fdb and "self permanent" in fdb
+    assert "02:42:0a:00:01:04 dst 198.51.100.74" in fdb and "self permanent" in fdb
+    assert "02:42:0a:00:01:05 dst 198.51.100.74" in fdb  # host2's load-balancer endpoint
     neigh = swarm.host.exec_run(["ip", "netns", "exec", ns, "ip", "neigh"]).output
-    assert "10.0.1.3 dev vxlan0 lladdr 02:42:0a:00:01:03 PERMANENT" in neigh
+    assert "10.0.1.4 dev vxlan0 lladdr 02:42:0a:00:01:04 PERMANENT" in neigh
     br = swarm.host.exec_run(["ip", "netns", "exec", ns, "ip", "addr", "show", "br0"]).output
     assert "inet 10.0.1.1/24" in br
 
@@ -95,14 +103,14 @@ def test_cross_host_ping_is_vxlan_on_both_uplinks(swarm: Lab) -> None:
 
 def test_names_resolve_across_hosts(swarm: Lab) -> None:
     r = swarm.containers.get("c1").exec_run("ping -c1 -W2 c2")
-    assert r.exit_code == 0 and "10.0.1.3" in r.output, r.output
+    assert r.exit_code == 0 and "10.0.1.4" in r.output, r.output
 
 
 def test_gwbridge_carries_outbound_traffic_with_nat(swarm: Lab) -> None:
     c1 = swarm.containers.get("c1")
     with swarm.capture("host:docker_gwbridge", "host:eth0", proto="icmp") as cap:
         assert c1.ping(swarm.outside.ip)
-    assert cap["host:docker_gwbridge"][0][IP].src == "172.18.0.2"
+    assert cap["host:docker_gwbridge"][0][IP].src == "172.18.0.3"
     assert cap["host:eth0"][0][IP].src == "198.51.100.73"
     flt = swarm.host.exec_run("iptables -S FORWARD").output
     assert "-A FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP" in flt  # ICC off
@@ -119,7 +127,7 @@ def test_two_overlays_are_isolated(swarm: Lab) -> None:
         assert not d2.ping(swarm.containers.get("c2").ip, timeout=1)
         fdb = swarm.host.exec_run(["ip", "netns", "exec", f"host-1-{ov2.id[:10]}", "bridge",
                                    "fdb", "show", "dev", "vxlan0"]).output  # fmt: skip
-        assert "02:42:0a:00:01:03" not in fdb  # ov's peers are not ov2's
+        assert "02:42:0a:00:01:04" not in fdb  # ov's peers are not ov2's
     finally:
         for name in ("d1", "d2"):
             if name in swarm.containers:
@@ -223,7 +231,7 @@ def test_overlay_on_a_one_host_lab_is_a_one_node_swarm(can_lab: None) -> None:
         assert lab.hosts == [lab.host] and "hosts" not in lab.info
         lab.networks.create("ov", driver="overlay")
         a, b = lab.run("a1", network="ov"), lab.run("b1", network="ov")
-        assert (a.ip, b.ip) == ("10.0.1.2", "10.0.1.3")
+        assert (a.ip, b.ip) == ("10.0.1.2", "10.0.1.4")  # the host's lb endpoint has .3
         with lab.capture("host:eth0", proto="udp", port=4789) as cap:
             assert a.ping(b.ip)  # through br0 in the overlay namespace: no tunnel needed
         assert len(cap["host:eth0"]) == 0

@@ -60,6 +60,10 @@ def test_network_pool_vni_and_gwbridge(swarm_pair) -> None:  # type: ignore[no-u
     dc = d["Containers"]
     mine = next(v for v in dc.values() if v["Name"] == "c1")
     assert (c1.ip, c1.mac) == (mine["IPv4Address"].split("/")[0], mine["MacAddress"])
+    lb = dc["lb-ov"]["IPv4Address"]  # the host's load-balancer endpoint, after c1
+    ns = f"host-lb_{ov.id[:9]}"
+    assert lab.host.exec_run(["ip", "-n", ns, "-br", "-4", "addr", "show", "eth0"]
+                             ).output.split()[2:] == [lb]  # fmt: skip
 
 
 def test_container_interfaces_and_routes(swarm_pair) -> None:  # type: ignore[no-untyped-def]
@@ -71,10 +75,10 @@ def test_container_interfaces_and_routes(swarm_pair) -> None:  # type: ignore[no
     assert d_links == l_links == {"lo": 65536, "eth0": 1450, "eth1": 1500}
     d_routes = eng.nsenter(pid, "ip", "route").stdout.splitlines()
     l_routes = lab.containers.get("c1").exec_run("ip route").output.splitlines()
-    # the same routes; eth1's own address differs by one (Docker's ingress-sbox holds .2)
-    assert d_routes[:2] == l_routes[:2] == [
+    assert d_routes == l_routes == [
         "default via 172.18.0.1 dev eth1 ",
         "10.0.1.0/24 dev eth0 proto kernel scope link src 10.0.1.2 ",
+        "172.18.0.0/16 dev eth1 proto kernel scope link src 172.18.0.3 ",  # ingress_sbox: .2
     ]
 
 

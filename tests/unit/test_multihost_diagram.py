@@ -34,6 +34,7 @@ def test_hosts_overlay_namespaces_and_the_tunnel_are_drawn() -> None:
     assert "Docker host host — 198.51.100.73/24" in src
     assert "Docker host host2 — 198.51.100.74/24" in src
     assert src.count("overlay namespace 1-") == 2
+    assert src.count("load balancer lb_") == 2 and src.count("ingress sandbox ingress_sbox") == 2
     assert "VXLAN tunnel VNI 4097" in src
     assert "VNI 4097 · UDP 4789" in src and "mtu 1450" in src
     assert "the LAN's switch (br-lan)" in src
