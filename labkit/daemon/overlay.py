@@ -14,6 +14,10 @@ overlay driver builds them on each host (moby/libnetwork ``drivers/overlay``).
   ``docker_gwbridge`` (created on first use from the host's local pools, with ICC off and
   masquerade on), which carries its default route to the outside world
   (``joinleave.go``/``libnetwork/default_gateway.go``).
+* Each host's load-balancer endpoint on the network (``lb-<network>``, namespace
+  ``lb_<id[:9]>``), made on the host's first join with the next address, and each host's
+  ``ingress_sbox`` leg on docker_gwbridge (its ``.2``): as dockerd 20.10 makes them, so the
+  addresses are a real swarm's.
 * What swarm's gossip (``peerdb.go``: ``peerAdd``) would write in every *other* host's
   namespace: a permanent neighbour entry ``IP → MAC`` on ``vxlan0`` and an fdb entry
   ``MAC → dst <the container's host>`` (``bridge fdb … self permanent``). Written here
