@@ -6,6 +6,7 @@ import html
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -198,13 +199,18 @@ class Lab:
         ``links`` maps containers to aliases (``{"c1": "web"}``, ``--link c1:web``); the
         alias and names are written to this container's ``/etc/hosts``. ``ports`` publishes
         ports like docker-py (``{"80/tcp": 8080}``, ``-p 8080:80``). ``network`` picks the
-        network (``"bridge"`` is docker0; others come from ``lab.networks.create``).
+        network (``"bridge"`` is docker0; others come from ``lab.networks.create``) or a
+        network mode, as ``docker run --network``: ``"none"`` (only ``lo``), ``"host"``
+        (the Docker host's own network namespace; ``ports`` are discarded with a warning)
+        or ``"container:NAME"`` (NAME's network namespace, hostname and ``/etc/hosts``).
         ``stepwise=True`` builds the veth pair in Docker's own order (temporary names, move,
         rename to eth0) and records each step with its ``ip`` command in ``container.steps``.
         """
         attrs = self._call(
             "run", name, links=links, stepwise=stepwise, ports=ports, network=network
         )
+        for message in attrs.pop("warnings", None) or ():
+            warnings.warn(f"WARNING: {message}", UserWarning, stacklevel=2)
         return Container(self, attrs)
 
     def rm(self, name: str | Container) -> None:

@@ -209,6 +209,12 @@ class Container(Node, Resource):
         return str(self.attrs["ip"])
 
     @property
+    def network_mode(self) -> str:
+        """``docker inspect -f '{{.HostConfig.NetworkMode}}'``: ``"bridge"``, a network's
+        name, ``"none"``, ``"host"`` or ``"container:NAME"``."""
+        return str(self.attrs.get("network_mode") or "")
+
+    @property
     def mac(self) -> str:
         """eth0's MAC, ``02:42:`` + the IP's four bytes, e.g. ``02:42:ac:11:00:02``."""
         return str(self.attrs["mac"])

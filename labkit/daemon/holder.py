@@ -14,6 +14,7 @@ When the daemon exits, pid 1 exits and the kernel ends every process of the lab.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import pickle
 import select
@@ -38,7 +39,13 @@ def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w:
         os.close(fd)
         # the copy of the daemon's mounts is private already (unshare --mount made them so)
         nsutil.unshare(nsutil.CLONE_NEWNS | nsutil.CLONE_NEWUTS)
-        nsutil.mount("sysfs", "/sys", "sysfs", 0)
+        try:
+            nsutil.mount("sysfs", "/sys", "sysfs", 0)
+        except OSError as exc:
+            # EBUSY: this namespace's sysfs is the one already there (``--network host``
+            # joins the daemon's own namespace), so the inherited /sys is the right one
+            if exc.errno != errno.EBUSY:
+                raise
         for src, dst in binds.items():
             nsutil.mount(src, dst, None, nsutil.MS_BIND)
         nsutil.sethostname(hostname)

@@ -369,6 +369,10 @@ class DockerHost:
                 f'container name "{name}" is already in use in this lab; remove it first '
                 f"(lab.rm({name!r})) or choose another name"
             )
+        from labkit.daemon import modes
+
+        if modes.is_mode(network):
+            return modes.run(self, name, network, links, ports)
         net = self.network(network)
         link_entries = self._check_links(links or {})
         from labkit.daemon import ports as ports_mod
@@ -538,9 +542,11 @@ class DockerHost:
 
     def rm(self, name: str) -> dict[str, Any]:
         """``docker rm -f NAME``: stop its processes, delete its veth pairs, free addresses."""
+        from labkit.daemon import modes
         from labkit.daemon import ports as ports_mod
 
         rec = self.container(name)
+        modes.check_rm(self, rec)
         attrs = self.attrs(rec)
         for pub in list(rec.ports):
             ports_mod.unpublish(pub)
@@ -553,8 +559,9 @@ class DockerHost:
                 self.host.rt.link_del(self.host.index(e.veth))
             if e.network in self.networks:
                 self.networks[e.network].ipam.release(e.ip)
-        rec.netns.close()
-        netlink.delete_netns_file(rec.netns.path)
+        if modes.owns_netns(rec):
+            rec.netns.close()
+            netlink.delete_netns_file(rec.netns.path)
         if rec.files:
             shutil.rmtree(rec.files, ignore_errors=True)
         del self.nodes[name]

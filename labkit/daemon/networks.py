@@ -94,6 +94,9 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     """``docker network connect NAME CONTAINER``: one more interface (eth1, eth2, …)."""
     net = host.network(name)
     rec = host.container(container)
+    from labkit.daemon import modes
+
+    modes.check_connect(rec)
     if rec.endpoint(name):
         raise Conflict(f"container {container} is already attached to network {name}")
     ip = net.ipam.allocate()

@@ -97,6 +97,11 @@ class NodeRecord:
     #: the next interface number: libnetwork counts up and never reuses a name (after
     #: disconnecting eth1, the next network connected becomes eth2, eth3, …)
     next_if: int = 1
+    #: ``docker run --network``: a network's name, or a mode (``none``, ``host``,
+    #: ``container:NAME``; see :mod:`.modes`)
+    network_mode: str = ""
+    #: whose network namespace this node joined (``"host"`` or a container), if not its own
+    shares: str | None = None
 
     @property
     def pid(self) -> int | None:
@@ -133,6 +138,7 @@ class NodeRecord:
             "pid": self.pid if with_pid else None,
             "netns": self.netns.name,
             "network": first.network if first else None,
+            "network_mode": self.network_mode or (first.network if first else None),
             "ip": first.ip if first else "",
             "prefixlen": net.ipam.prefixlen if net else None,
             "mac": first.mac if first else "",

@@ -427,6 +427,13 @@ def diagram(
 
     edges: list[_Edge] = []
     bottom: list[str] = []
+    # containers run with --network host / container:NAME live in another node's namespace:
+    # drawn as guests of that node (the namespace, and so its interfaces, are the owner's)
+    guests: dict[str, list[str]] = {}
+    for guest, how in sorted((snap.get("shared") or {}).items()):
+        guests.setdefault(str(how.get("shares")), []).append(
+            f"{guest} (--network {how.get('network_mode')})"
+        )
 
     for name in order:
         info = nodes[name]
@@ -443,6 +450,11 @@ def diagram(
             if hostname and hostname != name
             else ""
         )
+        if guests.get(name):
+            host_note += (
+                '<br/><font point-size="10">sharing this network namespace: '
+                f"{_esc(', '.join(guests[name]))}</font>"
+            )
         with g.subgraph(name=f"cluster_{ids(name, 'cluster')}") as c:
             c.attr(
                 label=f"<<b>{_esc(shown)}</b>{host_note}>",
