@@ -90,6 +90,14 @@ SOLUTIONS: dict[str, dict[str, str]] = {
         "c27": 'lab.host.exec_run("iptables -R FORWARD 6 -i docker0 -o docker0 -j ACCEPT")',
         "c33": 'c1.exec_run(f"ip route add default via {c1.gateway}")',
     },
+    "13-network-modes": {
+        "c20": (
+            'pause = lab.run("pause")\n'
+            'web = lab.run("web", network="container:pause")\n'
+            "serve(web, 8080)\n"
+            'sidecar = lab.run("sidecar", network="container:pause")'
+        ),
+    },
 }
 
 
