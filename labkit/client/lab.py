@@ -62,9 +62,26 @@ class NetworkCollection:
     def __init__(self, lab: Lab) -> None:
         self._lab = lab
 
-    def create(self, name: str, subnet: str | None = None) -> Network:
-        """A new bridge network. Similar to ``docker network create [--subnet S] NAME``."""
-        return Network(self._lab, self._lab._call("network_create", name, subnet))
+    def create(
+        self,
+        name: str,
+        subnet: str | None = None,
+        *,
+        driver: str = "bridge",
+        parent: str | None = None,
+        gateway: str | None = None,
+    ) -> Network:
+        """A new network. Similar to ``docker network create [-d DRIVER] [--subnet S]
+        [--gateway G] [-o parent=P] NAME``.
+
+        ``driver="bridge"`` (the default) makes a ``br-…`` bridge; ``driver="macvlan"``
+        puts containers straight on the parent's LAN (``parent="eth0"``, the host's
+        uplink, with the LAN's ``subnet`` and router as ``gateway``).
+        """
+        return Network(
+            self._lab,
+            self._lab._call("network_create", name, subnet, driver, parent, gateway),
+        )
 
     def list(self) -> list[Network]:
         """Similar to ``docker network ls`` (``bridge`` is docker0)."""

@@ -285,8 +285,19 @@ class Network(Resource):
 
     @property
     def bridge(self) -> str:
-        """The Linux bridge: ``docker0``, or ``br-`` + 12 hex digits of the id."""
+        """The Linux bridge: ``docker0``, or ``br-`` + 12 hex digits of the id (``""`` for
+        a macvlan network, which has none)."""
         return str(self.attrs["bridge"])
+
+    @property
+    def driver(self) -> str:
+        """``bridge`` or ``macvlan`` (``docker network inspect -f '{{.Driver}}'``)."""
+        return str(self.attrs.get("driver", "bridge"))
+
+    @property
+    def parent(self) -> str | None:
+        """A macvlan network's parent interface (``-o parent=eth0``); None for a bridge."""
+        return self.attrs.get("parent")
 
     @property
     def subnet(self) -> str:
@@ -323,4 +334,6 @@ class Network(Resource):
         self._lab._call("network_rm", self.name)
 
     def __repr__(self) -> str:
+        if self.driver == "macvlan":
+            return f"<Network: {self.name} {self.subnet} macvlan on {self.parent}>"
         return f"<Network: {self.name} {self.subnet} on {self.bridge}>"

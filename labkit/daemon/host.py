@@ -437,7 +437,12 @@ class DockerHost:
         ns = netlink.create_netns(name, self.home_fd, ipv6=False)
         undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
         steps: list[dict[str, Any]] = []
-        if stepwise:
+        if net.driver == "macvlan":
+            from labkit.daemon import macvlan
+
+            veth = ""  # no host end: a child of the parent, moved in and renamed eth0
+            macvlan.attach(self, net, ns, "eth0", mac, undo)
+        elif stepwise:
             self._docker_steps(host, ns, veth, net, mac, steps, undo)
         else:
             host.rt.veth_add(veth, "eth0", ns.fd, mac, net.index, self._host_mac())
@@ -501,7 +506,7 @@ class DockerHost:
 
     def _isolate_if_needed(self, net: Network, veth: str) -> None:
         """icc=False without br_netfilter: bridge port isolation stands in for the DROP rule."""
-        if not net.icc and not self.br_netfilter:
+        if not net.icc and not self.br_netfilter and veth:
             run_tool(["bridge", "link", "set", "dev", veth, "isolated", "on"])
 
     @staticmethod
@@ -555,8 +560,12 @@ class DockerHost:
             with contextlib.suppress(OSError):
                 holder.reap(rec.holder.result(timeout=30))
         for e in rec.endpoints:
-            with contextlib.suppress(OSError):
-                self.host.rt.link_del(self.host.index(e.veth))
+            with contextlib.suppress(OSError, NotFound):
+                if e.veth:
+                    self.host.rt.link_del(self.host.index(e.veth))
+                else:  # a macvlan child: deleted now, not when the kernel frees the
+                    # namespace (later): its MAC must be free on the parent at once
+                    rec.netns.rt.link_del(rec.netns.index(e.ifname))
             if e.network in self.networks:
                 self.networks[e.network].ipam.release(e.ip)
         if modes.owns_netns(rec):

@@ -42,15 +42,28 @@ def _pick_subnet(host: DockerHost, subnet: str | None) -> ipaddress.IPv4Network:
     raise SubnetExhausted("all of Docker's default address pools are in use in this lab")
 
 
-def create(host: DockerHost, name: str, subnet: str | None = None) -> dict[str, Any]:
-    """``docker network create [--subnet S] NAME`` (bridge driver)."""
+def create(
+    host: DockerHost,
+    name: str,
+    subnet: str | None = None,
+    driver: str = "bridge",
+    parent: str | None = None,
+    gateway: str | None = None,
+) -> dict[str, Any]:
+    """``docker network create [-d DRIVER] [--subnet S] [--gateway G] [-o parent=P] NAME``
+    (the bridge driver here; macvlan in :mod:`.macvlan`)."""
+    from labkit.daemon import macvlan
+
     names.validate_name(name, "network")
+    macvlan.check_driver(driver, parent)
     if name in host.networks or name in ("host", "none"):
         raise Conflict(f"network with name {name} already exists")
+    if driver == "macvlan":
+        return macvlan.create(host, name, str(parent), subnet, gateway)
     net_addr = _pick_subnet(host, subnet)
     nid = names.new_id(host.rng)
     bridge = names.bridge_name(nid)
-    ipam = IPAM(str(net_addr))
+    ipam = IPAM(str(net_addr), gateway=gateway)
     ipr = host.host.ipr
     ipr.link("add", ifname=bridge, kind="bridge", address=host._host_mac(), txqlen=0)
     try:
@@ -85,8 +98,9 @@ def remove(host: DockerHost, name: str) -> None:
     from labkit.daemon.host import apply_rules
 
     apply_rules(firewall.deletions(net.rules))
-    with contextlib.suppress(OSError):
-        host.host.rt.link_del(net.index)
+    if net.driver == "bridge":  # a macvlan network's index is its parent, the uplink
+        with contextlib.suppress(OSError):
+            host.host.rt.link_del(net.index)
     del host.networks[name]
 
 
@@ -102,15 +116,20 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     ip = net.ipam.allocate()
     ifname = f"eth{rec.next_if}"
     mac = names.mac_from_ip(ip)
-    veth = host._new_veth()
+    veth = host._new_veth() if net.driver == "bridge" else ""
     try:
-        host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index, host._host_mac())
+        if net.driver == "macvlan":
+            from labkit.daemon import macvlan
+
+            macvlan.attach(host, net, rec.netns, ifname, mac, [])
+        else:
+            host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index, host._host_mac())
         try:
             idx = rec.netns.index(ifname)
             rec.netns.rt.addr_add(idx, ip, net.ipam.prefixlen, net.ipam.broadcast)
             rec.netns.rt.link_up(idx)
         except BaseException:
-            host.host.rt.link_del(host.host.index(veth))
+            _unplug(host, rec, ifname, veth)
             raise
     except BaseException as exc:
         net.ipam.release(ip)
@@ -142,12 +161,23 @@ def disconnect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         for pub in list(rec.ports):
             ports_mod.unpublish(pub)
             rec.ports.remove(pub)
-    with contextlib.suppress(OSError):
-        host.host.rt.link_del(host.host.index(ep.veth))
+    _unplug(host, rec, ep.ifname, ep.veth)
     net.ipam.release(ep.ip)
     rec.endpoints.remove(ep)
     _update_gateway(host, rec)
     return host.attrs(rec)
+
+
+def _unplug(host: DockerHost, rec: NodeRecord, ifname: str, veth: str) -> None:
+    """Delete an endpoint's interface: the host end of its veth pair, or (macvlan, no host
+    end) the container's interface itself."""
+    from labkit.errors import NotFound
+
+    with contextlib.suppress(OSError, NotFound):
+        if veth:
+            host.host.rt.link_del(host.host.index(veth))
+        else:
+            rec.netns.rt.link_del(rec.netns.index(ifname))
 
 
 def gateway_endpoint(rec: NodeRecord) -> Endpoint | None:

@@ -52,6 +52,10 @@ class Network:
     icc: bool = True
     rules: list[firewall.Command] = field(default_factory=list)
     created: float = 0.0
+    #: ``bridge`` or ``macvlan`` (see :mod:`.macvlan`); a macvlan network has no bridge,
+    #: and ``index`` is its parent's
+    driver: str = "bridge"
+    parent: str | None = None
 
     @property
     def gateway(self) -> str:
@@ -67,7 +71,8 @@ class Network:
             "name": self.name,
             "id": self.id,
             "short_id": self.id[:12],
-            "driver": "bridge",
+            "driver": self.driver,
+            "parent": self.parent,
             "bridge": self.bridge,
             "subnet": self.subnet,
             "gateway": self.gateway,

@@ -65,10 +65,17 @@ class Daemon:
     def run(self, name: str, **kwargs: Any) -> Any:
         return self.host.run(name, **kwargs)
 
-    def network_create(self, name: str, subnet: str | None = None) -> Any:
+    def network_create(
+        self,
+        name: str,
+        subnet: str | None = None,
+        driver: str = "bridge",
+        parent: str | None = None,
+        gateway: str | None = None,
+    ) -> Any:
         from labkit.daemon import networks
 
-        return networks.create(self.host, name, subnet)
+        return networks.create(self.host, name, subnet, driver, parent, gateway)
 
     def network_rm(self, name: str) -> None:
         from labkit.daemon import networks

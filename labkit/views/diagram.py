@@ -508,6 +508,8 @@ def diagram(
             (n, lk["ifname"]): lk.get("kind") for n in (a[0], b[0]) for lk in nodes[n]["links"]
         }
         cable = "veth pair" if "veth" in (kinds.get(a), kinds.get(b)) else ""
+        if "macvlan" in (kinds.get(a), kinds.get(b)):
+            cable = "macvlan child (bridge mode)"
         attrs = {"penwidth": "1.6"}
         if cable:
             attrs.update(label=cable, fontcolor=_MUTED, fontsize="8")
