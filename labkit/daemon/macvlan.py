@@ -43,8 +43,7 @@ def check_driver(driver: str, parent: str | None) -> None:
     if driver not in DRIVERS:
         raise InvalidArgument(
             f'plugin "{driver}" not found: labkit\'s Docker host has the drivers '
-            f"{', '.join(DRIVERS)} (ipvlan and overlay need what a lab's kernel or hosts "
-            "do not give here); use driver='bridge' or driver='macvlan'"
+            f"{', '.join(DRIVERS)} (a lab's kernel refuses ipvlan links); use one of those"
         )
     if driver == "bridge" and parent is not None:
         raise InvalidArgument("parent= is an option of the macvlan driver, not of bridge")

@@ -98,6 +98,18 @@ SOLUTIONS: dict[str, dict[str, str]] = {
             'sidecar = lab.run("sidecar", network="container:pause")'
         ),
     },
+    "14-macvlan": {
+        "c10": (
+            "shim = [\n"
+            '    "ip link add mv-shim link eth0 type macvlan mode bridge",\n'
+            '    "ip addr add 198.51.100.254/32 dev mv-shim",\n'
+            '    "ip link set mv-shim up",\n'
+            '    "ip route add 198.51.100.0/26 dev mv-shim",\n'
+            "]\n"
+            "for command in shim:\n"
+            '    print(command, "→", lab.host.exec_run(command).exit_code)'
+        ),
+    },
 }
 
 
