@@ -7,18 +7,18 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 APT_PACKAGES := iproute2 iptables nftables bridge-utils net-tools iputils-ping conntrack \
-                util-linux graphviz procps
+                util-linux graphviz procps curl
 BROWSER_APT := chromium
 PORT ?= 8888
 
-.PHONY: lab test deps system venv unit integration notebooks browser browser-deps lint bench html \
+.PHONY: lab test deps system venv unit integration notebooks browser browser-deps lint bench html hub-deps hub \
         doctor clean-venv
 
 lab: deps ## open JupyterLab on the tutorial (on localhost; as root it needs --allow-root)
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=notebooks \
 		--ServerApp.default_url=/lab/tree/00-start-here.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-test: deps lint ## every test: unit, integration (real labs), notebooks (nbval)
+test: deps hub-deps lint ## every test: unit, integration (real labs), notebooks (nbval)
 	$(PY) -m labkit doctor
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env \
@@ -31,7 +31,7 @@ system:
 	@missing=""; \
 	for t in ip:iproute2 iptables:iptables nft:nftables brctl:bridge-utils ifconfig:net-tools \
 	         ping:iputils-ping conntrack:conntrack unshare:util-linux nsenter:util-linux \
-	         dot:graphviz; do \
+	         dot:graphviz curl:curl; do \
 	  cmd=$${t%%:*}; pkg=$${t##*:}; \
 	  PATH="$$PATH:/usr/sbin:/sbin" command -v $$cmd >/dev/null || missing="$$missing $$pkg"; \
 	done; \
@@ -46,8 +46,17 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test,notebook]'
+	$(PIP) install -q -e '.[test,notebook,class]'
 	touch $@
+
+# configurable-http-proxy (JupyterHub's proxy) from the npm registry, inside the virtualenv
+CHP := $(VENV)/node/node_modules/.bin/configurable-http-proxy
+hub-deps: venv $(CHP)
+$(CHP):
+	@if ! command -v npm >/dev/null; then \
+	  echo "npm is missing (Debian: apt-get install npm): tests/class will skip"; \
+	  if [ "$$CI" = true ]; then exit 1; fi; \
+	else npm install --no-audit --no-fund --silent --prefix $(VENV)/node configurable-http-proxy@4; fi
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
@@ -59,7 +68,11 @@ notebooks: deps ## re-execute every notebook in place (stores real outputs)
 	$(PY) -m labkit.tools.run_notebooks notebooks/
 
 lint: venv
-	$(VENV)/bin/ruff check labkit tests
+	$(VENV)/bin/ruff check labkit tests deploy
+	$(PY) -m mypy labkit
+
+hub: hub-deps ## a JupyterHub for a class (as root; settings in deploy/jupyterhub/class.toml)
+	$(VENV)/bin/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
 
 bench: deps
 	$(PY) -m labkit bench

@@ -1,17 +1,31 @@
-"""``labkit bench``: what a lab costs, against the same topology built one ``ip`` per step.
+"""``labkit bench``: what a lab costs, against the kernel's own floor, in one run.
 
-Every figure is measured in the same run, and the headline is a ratio to that baseline:
-``ratio_vs_ip_cli`` is (ms per container, one ``ip`` process per step) divided by (ms per
-container, labkit) at N = 100.
+Every figure is measured in the same run:
+
+- ``ratio_vs_floor`` (the headline; goal ≤ 1.2): labkit's ms per container at N = 100
+  divided by ``kernel_floor_ms``, the same topology built by one process that does only the
+  kernel's steps (a raw rtnetlink loop in a fresh user + net namespace: netns, veth pair into
+  it, bridge port up, address, route; no IPAM, records, RPC or per-container processes).
+- ``ratio_vs_ip_cli`` (secondary): one ``ip`` process per step, divided by labkit.
+- ``lab_pss_mb_idle`` / ``lab_pss_mb_active``: the proportional memory of every process of
+  one lab, idle and after a capture at 4 points (4 agents); goals ≤ 40 and ≤ 70 MB.
+- ``first_ping_ms``: from ``Lab()`` to the first answered ping between two containers.
+- ``labs_at_once``: 8 labs at once, each with two containers pinging for 10 s: the failed
+  pings (goal 0) and the 95th percentile of a ping's round trip through labkit.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 from typing import TextIO
 
+from labkit import sandbox
 from labkit.client.lab import Lab
 
 IP_SCRIPT = r"""
@@ -38,6 +52,166 @@ def _ip_cli(lab: Lab, n: int) -> float:
     if r.exit_code != 0:
         raise RuntimeError(f"ip baseline failed: {r.output}")
     return elapsed / n
+
+
+# the kernel's steps only, as one process in a fresh user + net + mount namespace (argv[1] = N)
+FLOOR_SCRIPT = r"""
+import os, subprocess, sys, time
+from labkit.daemon import nsutil
+from labkit.daemon.rtnl import RawRtnl
+CLONE_NEWNET = 0x40000000
+n = int(sys.argv[1])
+nsutil.mount("tmpfs", "/run", "tmpfs")
+os.mkdir("/run/netns")
+subprocess.run(["ip", "link", "add", "docker0", "type", "bridge"], check=True)
+subprocess.run(["ip", "addr", "add", "172.17.0.1/16", "dev", "docker0"], check=True)
+subprocess.run(["ip", "link", "set", "docker0", "up"], check=True)
+host_ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+host = RawRtnl()
+bridge = host.link_index("docker0")
+t = time.perf_counter()
+for i in range(1, n + 1):
+    ip = f"172.17.{i // 250}.{i % 250 + 2}"
+    nsutil.unshare(CLONE_NEWNET)                       # ip netns add b$i
+    nsutil.bind_netns_here(f"/run/netns/b{i}")
+    inner = RawRtnl()
+    fd = os.open(f"/run/netns/b{i}", os.O_RDONLY)
+    nsutil.setns(host_ns, CLONE_NEWNET)
+    mac = "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
+    host.veth_add(f"vb{i}", "eth0", fd, mac, bridge)   # veth, peer into b$i, master, up
+    lo, eth0 = inner.link_index("lo"), inner.link_index("eth0")
+    inner.link_up(lo)
+    inner.addr_add(eth0, ip, 16)
+    inner.link_up(eth0)
+    inner.default_route("172.17.0.1")
+    inner.close()
+    os.close(fd)
+print((time.perf_counter() - t) * 1000 / n)
+"""
+
+
+def kernel_floor(n: int, mode: str | None = None) -> float:
+    """ms per container for the kernel's steps alone (see ``FLOOR_SCRIPT``), at N = ``n``."""
+    mode = mode or sandbox.choose_mode()
+    argv = [sandbox.which("unshare") or "unshare", *sandbox.MODES[mode][1:]]
+    env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + sandbox.SBIN_PATH)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    r = subprocess.run(
+        [*argv, sys.executable, "-c", FLOOR_SCRIPT, str(n)],
+        capture_output=True, text=True, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    if r.returncode != 0:
+        raise RuntimeError(f"kernel floor failed: {r.stderr.strip()[-2000:]}")
+    return float(r.stdout.split()[-1])
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo += [
+                    int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()
+                ]
+        except OSError:
+            continue
+    return out
+
+
+def lab_pss_mb(lab: Lab) -> tuple[float, int]:
+    """(PSS in MB, process count) of every process of ``lab``: its sandbox and all below."""
+    if lab.sandbox_pid is None:
+        return 0.0, 0
+    procs = _tree(lab.sandbox_pid)
+    return sum(_pss_kb(p) for p in procs) / 1024, len(procs)
+
+
+def memory_bench() -> dict[str, float]:
+    """A lab's memory idle (after start) and active (two containers, a capture at 4 points)."""
+    with Lab(profile="article", seed=5) as lab:
+        lab._call("probes_ready")
+        time.sleep(0.5)
+        idle, idle_n = lab_pss_mb(lab)
+        c1, c2 = lab.run("c1"), lab.run("c2")
+        points = ("c1:eth0", "host:docker0", "host:eth0", "outside:eth0")
+        with lab.capture(*points, proto="icmp"):
+            assert c1.ping(lab.outside.ip), "ping through NAT failed"
+            assert c1.ping(c2.ip), "ping between containers failed"
+        active, active_n = lab_pss_mb(lab)
+    return {"idle": idle, "idle_procs": idle_n, "active": active, "active_procs": active_n}
+
+
+def first_ping_ms() -> float:
+    """From ``Lab()`` to the first answered ping between two containers (median of 3)."""
+    times = []
+    for seed in (11, 12, 13):
+        t = time.perf_counter()
+        with Lab(seed=seed) as lab:
+            c1, c2 = lab.run("c1"), lab.run("c2")
+            ok = c1.ping(c2.ip)
+            times.append((time.perf_counter() - t) * 1000)
+            assert ok, "the first ping was not answered"
+    return statistics.median(times)
+
+
+def labs_at_once(labs: int = 8, seconds: float = 10.0) -> dict[str, float]:
+    """``labs`` labs at once, two containers each, one pinging the other for ``seconds``."""
+    lock = threading.Lock()
+    rtts: list[float] = []
+    failures = 0
+    errors: list[str] = []
+    ready = threading.Barrier(labs + 1)
+
+    def one(seed: int) -> None:
+        nonlocal failures
+        try:
+            with Lab(seed=100 + seed) as lab:
+                c1, c2 = lab.run("c1"), lab.run("c2")
+                c1.ping(c2.ip)  # the agents are up before the clock starts
+                ready.wait()
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    t = time.perf_counter()
+                    ok = c1.ping(c2.ip, timeout=1.0)
+                    ms = (time.perf_counter() - t) * 1000
+                    with lock:
+                        rtts.append(ms)
+                        failures += 0 if ok else 1
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            ready.abort()
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(labs)]
+    for th in threads:
+        th.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        pass
+    for th in threads:
+        th.join()
+    rtts.sort()
+    p95 = rtts[min(len(rtts) - 1, int(len(rtts) * 0.95))] if rtts else float("nan")
+    return {
+        "labs": labs,
+        "pings": len(rtts),
+        "failures": failures + len(errors),
+        "p95_ms": p95,
+        "errors": "; ".join(errors[:3]),  # type: ignore[dict-item]
+    }
 
 
 def _labkit(n: int) -> dict[str, float]:
@@ -116,30 +290,64 @@ def packet_bench(out: TextIO = sys.stdout) -> dict[str, float]:
 def run_bench(sizes: tuple[int, ...] = (1, 10, 100), out: TextIO = sys.stdout) -> dict[str, float]:
     """Run the benchmark, print a table and the closing summary line."""
     out.write(
-        f"{'N':>5} {'labkit ms/ctr':>14} {'ip-cli ms/ctr':>14} {'ratio':>7} "
-        f"{'rm ms/ctr':>10} {'start ms':>9} {'teardown ms':>12}\n"
+        f"{'N':>5} {'labkit ms/ctr':>14} {'floor ms/ctr':>13} {'ip-cli ms/ctr':>14} "
+        f"{'vs floor':>9} {'ip/labkit':>9} {'rm ms/ctr':>10} {'start ms':>9} {'teardown ms':>12}\n"
     )
     summary: dict[str, float] = {}
     starts = []
+    mode = sandbox.choose_mode()
     for n in sizes:
         m = _labkit(n)
         starts.append(m["start"])
+        floor = kernel_floor(n, mode)
         with Lab(seed=0) as base:
             base._call("probes_ready")
             cli = _ip_cli(base, n)
         ratio = cli / m["per_container"]
+        vs_floor = m["per_container"] / floor
         out.write(
-            f"{n:>5} {m['per_container']:>14.2f} {cli:>14.2f} {ratio:>7.1f} "
-            f"{m['rm_per']:>10.2f} {m['start']:>9.0f} {m['teardown']:>12.0f}\n"
+            f"{n:>5} {m['per_container']:>14.2f} {floor:>13.2f} {cli:>14.2f} {vs_floor:>9.2f} "
+            f"{ratio:>9.1f} {m['rm_per']:>10.2f} {m['start']:>9.0f} {m['teardown']:>12.0f}\n"
         )
         out.flush()
-        summary = {"ratio": ratio, "ms": m["per_container"], "teardown": m["teardown"]}
+        summary = {
+            "ratio": ratio,
+            "ms": m["per_container"],
+            "teardown": m["teardown"],
+            "floor": floor,
+            "vs_floor": vs_floor,
+        }
     summary["start"] = statistics.median(starts)
     p = packet_bench(out)
+    mem = memory_bench()
     out.write(
-        f"ratio_vs_ip_cli={summary['ratio']:.1f} ms_per_container_at_{sizes[-1]}="
-        f"{summary['ms']:.2f} lab_start_ms={summary['start']:.0f} "
-        f"teardown_ms={summary['teardown']:.0f} agent_ready_ms={p['agent_first_ms']:.0f} "
+        f"memory (PSS, all of a lab's processes): idle {mem['idle']:.0f} MB in "
+        f"{mem['idle_procs']:.0f} processes; after a capture at 4 points {mem['active']:.0f} MB "
+        f"in {mem['active_procs']:.0f} processes\n"
+    )
+    out.flush()
+    fp = first_ping_ms()
+    out.write(f"Lab() to the first answered ping between two containers: {fp:.0f} ms\n")
+    out.flush()
+    many = labs_at_once()
+    out.write(
+        f"{many['labs']:.0f} labs at once, two containers each pinging for 10 s: "
+        f"{many['pings']:.0f} pings, {many['failures']:.0f} failed, p95 {many['p95_ms']:.1f} ms"
+        + (f" ({many['errors']})" if many["errors"] else "")
+        + "\n"
+    )
+    summary.update(
+        pss_idle=mem["idle"], pss_active=mem["active"], first_ping=fp,
+        at_once_failures=many["failures"], at_once_p95=many["p95_ms"],
+    )  # fmt: skip
+    out.write(
+        f"ratio_vs_floor={summary['vs_floor']:.2f} kernel_floor_ms={summary['floor']:.2f} "
+        f"ms_per_container_at_{sizes[-1]}={summary['ms']:.2f} "
+        f"ratio_vs_ip_cli={summary['ratio']:.1f} lab_start_ms={summary['start']:.0f} "
+        f"teardown_ms={summary['teardown']:.0f} first_ping_ms={fp:.0f} "
+        f"lab_pss_mb_idle={mem['idle']:.0f} lab_pss_mb_active={mem['active']:.0f} "
+        f"labs_at_once={many['labs']:.0f} labs_at_once_failures={many['failures']:.0f} "
+        f"labs_at_once_p95_ms={many['p95_ms']:.1f} agent_ready_ms={p['agent_first_ms']:.0f} "
         f"sniffer_start_ms={p['sniffer_start_ms']:.1f} traced_ping_ms={p['traced_ping_ms']:.0f}\n"
     )
     return summary

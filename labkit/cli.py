@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Any
 
 from labkit import sandbox
 from labkit.client import registry
@@ -34,22 +35,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
-    labs = registry.running_labs()
+    """``labkit ls`` (like ``docker ps``): this user's labs; ``--all``: every user's (root)."""
+    labs = registry.all_labs() if args.all else registry.running_labs()
     if not labs:
-        print("no labs running for this user")
+        print("no labs running" + ("" if args.all else " for this user"))
         return 0
-    print(f"{'SANDBOX PID':<12} {'OWNER PID':<10} {'PROFILE':<8} {'SUBNET':<16} {'MODE':<9} UP")
+    user = f"{'USER':<12} " if args.all else ""
+    print(
+        f"{user}{'SANDBOX PID':<12} {'OWNER PID':<10} {'PROFILE':<8} {'SUBNET':<16} {'MODE':<9} UP"
+    )
     for r in labs:
         up = time.time() - r.get("started", time.time())
+        user = f"{_user(r['uid']):<12} " if args.all else ""
         print(
-            f"{r['sandbox_pid']:<12} {r['owner_pid']:<10} {r['profile']:<8} {r['subnet']:<16} "
-            f"{r['mode']:<9} {up:.0f}s"
+            f"{user}{r['sandbox_pid']:<12} {r['owner_pid']:<10} {r['profile']:<8} "
+            f"{r['subnet']:<16} {r['mode']:<9} {up:.0f}s"
         )
     return 0
 
 
-def shell_argv(record: dict, node: str, command: list[str]) -> list[str]:
+def shell_argv(record: dict[str, Any], node: str, command: list[str]) -> list[str]:
     """The nsenter command line that puts a shell (or command) inside a lab's node."""
     enter = [
         sandbox.which("nsenter") or "nsenter",
@@ -111,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("command", nargs=argparse.REMAINDER, help="a command instead of a shell")
     s.set_defaults(func=cmd_shell)
     ls = sub.add_parser("ls", help="labs running for this user")
+    ls.add_argument("--all", action="store_true", help="every user's labs (root only)")
     ls.set_defaults(func=cmd_ls)
     b = sub.add_parser("bench", help="measure labs against one `ip` command per step")
     b.add_argument("--sizes", default="1,10,100", help="comma-separated container counts")

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 
 from labkit import sandbox
+from labkit.errors import LabkitError
 
 
 @dataclass
@@ -35,30 +36,54 @@ def checks(try_lab: bool = True) -> list[Check]:
         out.append(
             Check(f"tool {tool}", bool(path), path or "missing", f"apt-get install {pkg}", False)
         )
-    modes = {}
-    for mode in ("rootless", "root"):
-        ok, err = sandbox.mode_works(mode)
-        modes[mode] = ok
-        out.append(
-            Check(
-                f"sandbox {mode}",
-                ok,
-                "works" if ok else (err or "refused"),
-                sandbox.USERNS_FIX if mode == "rootless" else "run as root",
-                required=False,
-            )
-        )
-    if not any(modes.values()):
-        out.append(Check("sandbox", False, "no sandbox mode works", sandbox.USERNS_FIX))
+    try:
+        sandbox.settings()
+    except LabkitError as exc:
+        out.append(Check("LABKIT_* settings", False, str(exc), "fix or unset the variable"))
+        return out
+    out.extend(sandbox_checks())
+    if not all(c.ok for c in out if c.required):
         return out
     if try_lab:
         out.extend(_lab_checks())
     return out
 
 
+def sandbox_checks() -> list[Check]:
+    """The sandbox: the mode labkit will use, or each mode's first refused step and its fix.
+
+    The line for a working sandbox is the same for root and for an unprivileged user (a
+    notebook's stored output must not depend on who ran it).
+    """
+    from labkit.core.diagnosis import MODES, obstacle, plan
+
+    facts = sandbox.facts(("rootless",))
+    chosen = plan(facts, "rootless")
+    if chosen is None and facts.euid == 0:
+        facts = sandbox.facts(MODES)
+        chosen = plan(facts, "root")
+    if chosen is not None:
+        detail = "works: user, net, mount, uts, pid namespaces and a fresh /proc"
+        if chosen.mode == "root":
+            detail = "works in root mode only (the fallback: no user namespace)"
+        res = [Check("sandbox", True, detail)]
+        if chosen.sysfs != "rw":
+            res.append(Check("sysfs", True, chosen.notes[0]))
+        return res
+    res = [Check("where", True, facts.place)]
+    for mode in MODES:
+        if mode == "root" and facts.euid != 0:
+            continue
+        obs = obstacle(mode, facts)
+        if obs is None:
+            res.append(Check(f"sandbox {mode}", False, "an earlier step failed"))
+            continue
+        res.append(Check(f"sandbox {mode}", False, f"{obs.step}: {obs.cause}", obs.fix))
+    return res
+
+
 def _lab_checks() -> list[Check]:
     from labkit.client.lab import Lab
-    from labkit.errors import LabkitError
 
     try:
         lab = Lab()
@@ -109,4 +134,8 @@ def report(items: list[Check]) -> tuple[str, bool]:
     lines.append(
         f"labs can run here (as {who})." if can_run else "labs cannot run here yet: see FAIL lines."
     )
+    if not can_run and any(c.name.startswith("sandbox") and not c.ok for c in items):
+        from labkit.core.diagnosis import LIVE_PATHS
+
+        lines.append(f"Where labs run live: {LIVE_PATHS}.")
     return "\n".join(lines), can_run

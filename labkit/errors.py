@@ -10,9 +10,11 @@ LabkitError                      base class: catch this to catch them all
  ├── SubnetExhausted             no free address left (the message names the subnet)
  ├── EnvironmentProblem          this machine cannot run labs yet (and how to fix it)
  │    ├── MissingTool            a program is missing (the message names the Debian package)
- │    └── NoPrivileges           neither rootless nor root sandboxes are allowed here
+ │    ├── NoPrivileges           neither rootless nor root sandboxes are allowed here
+ │    └── RegistryUnsafe         the lab registry directory is not safely this user's own
  ├── LabClosed                   the lab was closed (or never opened)
  ├── DaemonDied                  the lab daemon exited; carries its last words
+ ├── DaemonTimeout               the lab daemon did not answer in time (stopped? overloaded?)
  └── KernelError                 the kernel refused an operation (errno and what was tried)
 ```
 
@@ -73,6 +75,10 @@ class NoPrivileges(EnvironmentProblem):
     """Neither an unprivileged user namespace nor root is available."""
 
 
+class RegistryUnsafe(EnvironmentProblem):
+    """The lab registry directory, or a record in it, is not safely this user's own."""
+
+
 class LabClosed(LabkitError):
     """The lab is closed; open a new one with ``Lab()``."""
 
@@ -86,6 +92,10 @@ class DaemonDied(LabkitError):
         if last_words.strip():
             text += "\n--- last words of the lab daemon ---\n" + last_words.strip()
         super().__init__(text)
+
+
+class DaemonTimeout(LabkitError, TimeoutError):
+    """The lab daemon did not answer a call before its deadline."""
 
 
 class KernelError(LabkitError, OSError):
@@ -117,6 +127,32 @@ def from_oserror(exc: OSError, doing: str) -> LabkitError:
     return KernelError(f"{doing}: {exc}")
 
 
+def describe_exit(code: int | None) -> str:
+    """A process's exit as words: ``exit status 3``, ``killed by SIGKILL``.
+
+    ``code`` is a ``Popen.returncode``: negative for a signal. A lab's sandbox reports its
+    daemon's death by a signal the way its pid 1 saw it, ``256 - signal`` (SIGKILL → 247),
+    or the shell's ``128 + signal``; both are named.
+    """
+    import signal
+
+    def name(n: int) -> str:
+        try:
+            return signal.Signals(n).name
+        except ValueError:
+            return f"signal {n}"
+
+    if code is None:
+        return "still running"
+    if code < 0:
+        return f"killed by {name(-code)}"
+    if 256 - 64 < code <= 255:
+        return f"killed by {name(256 - code)} (exit status {code})"
+    if 128 < code <= 128 + 64:
+        return f"killed by {name(code - 128)} (exit status {code})"
+    return f"exit status {code}"
+
+
 # Names the protocol may carry back from the daemon.
 BY_NAME: dict[str, type[LabkitError]] = {
     cls.__name__: cls
@@ -130,7 +166,9 @@ BY_NAME: dict[str, type[LabkitError]] = {
         SubnetExhausted,
         EnvironmentProblem,
         NoPrivileges,
+        RegistryUnsafe,
         LabClosed,
+        DaemonTimeout,
         KernelError,
     )
 }
@@ -146,8 +184,11 @@ __all__ = [
     "EnvironmentProblem",
     "MissingTool",
     "NoPrivileges",
+    "RegistryUnsafe",
     "LabClosed",
     "DaemonDied",
+    "DaemonTimeout",
     "KernelError",
+    "describe_exit",
     "from_oserror",
 ]

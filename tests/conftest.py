@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from labkit import sandbox
+
+#: set in CI (``make test``): a machine that cannot run labs fails the suite instead of skipping
+REQUIRE_LAB = os.environ.get("LABKIT_REQUIRE_LAB") == "1" or os.environ.get("CI") == "true"
 
 
 def labs_possible() -> tuple[bool, str]:
@@ -19,7 +24,9 @@ def labs_possible() -> tuple[bool, str]:
 def can_lab() -> None:
     ok, why = labs_possible()
     if not ok:
-        pytest.skip(f"labs cannot run here: {why}")
+        if REQUIRE_LAB:
+            pytest.fail(f"labs cannot run here, and LABKIT_REQUIRE_LAB=1 (or CI) wants them: {why}")
+        pytest.skip(f"labs cannot run here: {why} (set LABKIT_REQUIRE_LAB=1 to fail instead)")
 
 
 @pytest.fixture

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import atexit
 import html
 import os
+import sys
 import threading
 import time
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
 from labkit import sandbox
 from labkit.client import registry
+from labkit.client.api import LabAPI
 from labkit.client.connection import Connection
 from labkit.client.models import Container, Host, Network, Node, Outside
 from labkit.client.packets import LabCapture
 from labkit.client.snapshot import Snapshot
-from labkit.core.ipam import parse_subnet
+from labkit.core.ipam import check_overlap, reserved_ranges
 from labkit.core.profiles import get_profile
 from labkit.errors import InvalidArgument, LabClosed, NotFound
+
+#: labs not closed yet: closed by :func:`_close_open_labs` at exit, before finalisation
+_OPEN: weakref.WeakSet[Lab] = weakref.WeakSet()
+
+
+def _close_open_labs() -> None:
+    """Close every lab left open (a script that ends without ``lab.close()``), while the
+    interpreter is still whole: the daemon exits, its reader threads end, the registry
+    record goes. Keeps the script's own exit status."""
+    for lab in list(_OPEN):
+        try:
+            lab.close()
+        except Exception:  # noqa: BLE001, S112 - close the others anyway
+            continue
+
+
+atexit.register(_close_open_labs)
 
 
 class ContainerCollection:
@@ -34,14 +55,14 @@ class ContainerCollection:
 
     def get(self, name: str) -> Container:
         """A running container by name; raises :class:`labkit.errors.NotFound`."""
-        attrs = self._lab._call("inspect", name)
+        attrs = self._lab.api.inspect(name)
         if attrs["kind"] != "container":
             raise NotFound(f"{name!r} is the lab's {attrs['kind']} node, not a container")
         return Container(self._lab, attrs)
 
     def list(self) -> list[Container]:
         """The running containers, in start order. Similar to ``docker ps``."""
-        return [Container(self._lab, a) for a in self._lab._call("list_containers")]
+        return [Container(self._lab, a) for a in self._lab.api.list_containers()]
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.list())
@@ -80,12 +101,12 @@ class NetworkCollection:
         """
         return Network(
             self._lab,
-            self._lab._call("network_create", name, subnet, driver, parent, gateway),
+            self._lab.api.network_create(name, subnet, driver, parent, gateway),
         )
 
     def list(self) -> list[Network]:
         """Similar to ``docker network ls`` (``bridge`` is docker0)."""
-        return [Network(self._lab, a) for a in self._lab._call("network_list")]
+        return [Network(self._lab, a) for a in self._lab.api.network_list()]
 
     def get(self, name: str) -> Network:
         for net in self.list():
@@ -124,20 +145,23 @@ class Lab:
         icc: bool = True,
         mode: str = "auto",
     ) -> None:
-        get_profile(profile)
+        prof = get_profile(profile)
         if subnet is not None:
-            parse_subnet(subnet)
+            check_overlap(subnet, reserved_ranges(prof))
         if seed is not None and not isinstance(seed, int):
             raise InvalidArgument(f"seed must be an int, not {seed!r}")
         self._conn: Connection | None = None
         self._record: Path | None = None
+        registry.registry_dir()  # refuse an unsafe registry before anything starts
         t0 = time.perf_counter()
         self.mode = sandbox.choose_mode(mode)
         proc = sandbox.spawn_daemon(self.mode)
         self._conn = Connection(proc)
+        self._api = LabAPI(self._conn)
+        _OPEN.add(self)
         try:
-            self.info: dict[str, Any] = self._conn.call(
-                "start", profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode
+            self.info: dict[str, Any] = self._api.start(
+                profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode
             )
         except BaseException:
             self._conn.close()
@@ -152,21 +176,34 @@ class Lab:
         spid = sandbox.sandbox_pid(proc.pid)
         self.sandbox_pid = spid
         if spid is not None:
-            self._record = registry.register(
-                {
-                    "owner_pid": os.getpid(),
-                    "sandbox_pid": spid,
-                    "profile": profile,
-                    "subnet": self.info["subnet"],
-                    "mode": self.mode,
-                }
-            )
+            self._conn.daemon_pid = sandbox.sandbox_pid(spid)  # pid 1's first child
+        if spid is not None:
+            try:
+                self._record = registry.register(
+                    {
+                        "owner_pid": os.getpid(),
+                        "sandbox_pid": spid,
+                        "profile": profile,
+                        "subnet": self.info["subnet"],
+                        "mode": self.mode,
+                    }
+                )
+            except BaseException:
+                self.close()
+                raise
 
     # ------------------------------------------------------------------ plumbing
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    @property
+    def api(self) -> LabAPI:
+        """The daemon's calls as typed methods (like docker-py's ``client.api``); the
+        models use it. Raises :class:`LabClosed` once the lab is closed."""
         if self._conn is None:
             raise LabClosed("this lab is closed; start a new one with Lab()")
-        return self._conn.call(method, *args, **kwargs)
+        return self._api
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A daemon call by name (prefer :attr:`api`)."""
+        return self.api._call(method, *args, **kwargs)
 
     @property
     def closed(self) -> bool:
@@ -175,6 +212,7 @@ class Lab:
     def close(self) -> None:
         """Stop the lab: its daemon exits and the kernel frees everything. Idempotent."""
         conn, self._conn = self._conn, None
+        _OPEN.discard(self)
         if conn is not None:
             conn.close()
         registry.unregister(self._record)
@@ -187,9 +225,13 @@ class Lab:
         self.close()
 
     def __del__(self) -> None:
+        # at interpreter exit the atexit hook has closed every lab already; closing from a
+        # finaliser then would close pipes that daemon threads are still reading
+        if sys.is_finalizing():
+            return
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - a finaliser must not raise
             pass
 
     # ------------------------------------------------------------------ docker verbs
@@ -223,9 +265,7 @@ class Lab:
         ``stepwise=True`` builds the veth pair in Docker's own order (temporary names, move,
         rename to eth0) and records each step with its ``ip`` command in ``container.steps``.
         """
-        attrs = self._call(
-            "run", name, links=links, stepwise=stepwise, ports=ports, network=network
-        )
+        attrs = self.api.run(name, links=links, stepwise=stepwise, ports=ports, network=network)
         for message in attrs.pop("warnings", None) or ():
             warnings.warn(f"WARNING: {message}", UserWarning, stacklevel=2)
         return Container(self, attrs)
@@ -234,7 +274,7 @@ class Lab:
         """Remove a container: its veth pair goes, its address is free again. ``docker rm -f``."""
         if isinstance(name, Container):
             name = name.name
-        self._call("rm", name)
+        self.api.rm(name)
 
     def node(self, name: str) -> Node:
         """``"host"``, ``"outside"`` or a container name → the node."""
@@ -249,7 +289,7 @@ class Lab:
 
     def snapshot(self) -> Snapshot:
         """Every namespace of the lab as the kernel has it now (see ``labkit.core.snapshot``)."""
-        return Snapshot(self._call("snapshot"))
+        return Snapshot(self.api.snapshot())
 
     def capture(
         self,

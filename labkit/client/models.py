@@ -3,42 +3,41 @@
 from __future__ import annotations
 
 import html
-import shlex
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labkit.client.packets import PingResult
+from labkit.core.args import check_environment, check_timeout, split_command
 from labkit.errors import InvalidArgument
+
+__all__ = ["ExecResult", "Node", "Host", "Outside", "Container", "Network", "split_command"]
 
 if TYPE_CHECKING:
     from labkit.client.lab import Lab
     from labkit.client.snapshot import ConntrackTable
 
 
-class ExecResult(NamedTuple):
-    """What ``exec_run`` returns, like docker-py's: ``(exit_code, output)``.
-
-    ``output`` is stdout and stderr together, as text. ``exit_code`` is None for
-    ``detach=True``.
-    """
-
+class _ExecFields(NamedTuple):
     exit_code: int | None
     output: str
 
+
+class ExecResult(_ExecFields):
+    """What ``exec_run`` returns, like docker-py's: ``(exit_code, output)``.
+
+    ``output`` is stdout and stderr together, as text, at most 16 MB: beyond that it is cut
+    with a ``[labkit: output truncated ...]`` marker and ``truncated`` is True.
+    ``exit_code`` is None for ``detach=True``.
+    """
+
+    truncated: bool
+
+    def __new__(cls, exit_code: int | None, output: str, truncated: bool = False) -> ExecResult:
+        self = super().__new__(cls, exit_code, output)
+        self.truncated = truncated
+        return self
+
     def __str__(self) -> str:
         return self.output
-
-
-def split_command(cmd: str | list[str]) -> list[str]:
-    """A command as an argv list: a string is split like a shell word list (no shell runs)."""
-    if isinstance(cmd, str):
-        argv = shlex.split(cmd)
-    elif isinstance(cmd, (list, tuple)) and all(isinstance(a, str) for a in cmd):
-        argv = list(cmd)
-    else:
-        raise InvalidArgument(f"cmd must be a string or a list of strings, not {cmd!r}")
-    if not argv:
-        raise InvalidArgument("cmd is empty; give a command such as 'ip addr'")
-    return argv
 
 
 class Node:
@@ -65,10 +64,14 @@ class Node:
         ``detach=True`` starts it in the background (it ends with the lab).
         """
         argv = split_command(cmd)
-        code, output = self._lab._call(
-            "exec_run", self.name, argv, timeout=timeout, environment=environment, detach=detach
+        timeout = check_timeout(timeout)
+        env = check_environment(environment)
+        if not isinstance(detach, bool):
+            raise InvalidArgument(f"detach must be True or False, not {detach!r}")
+        code, output, truncated = self._lab.api.exec_run(
+            self.name, argv, timeout=timeout, environment=env, detach=detach
         )
-        return ExecResult(code, output)
+        return ExecResult(code, output, truncated)
 
     def ping(self, target: str, count: int = 1, timeout: float = 2.0) -> PingResult:
         """Send ICMP echo requests from this node with scapy and wait for the answers.
@@ -77,17 +80,35 @@ class Node:
         carries a unique payload that a capture can follow across NAT.
         """
         target = getattr(target, "ip", target)
-        replies = self._lab._call(
-            "probe", self.name, "ping", {"dst": target, "count": count, "timeout": timeout}
+        replies = self._lab.api.probe(
+            self.name, "ping", {"dst": target, "count": count, "timeout": timeout}
         )
         return PingResult(self.name, str(target), list(replies))
 
-    def send(self, pkt: Any) -> str:
+    def send(self, pkt: Any, count: int = 1) -> str:
         """Send a scapy packet from inside this node (``IP(...)/...`` at layer 3, ``Ether(...)``
-        at layer 2); returns the summary of the packet as built there."""
+        at layer 2); returns the summary of the packet as built there.
+
+        ``count=N`` sends it N times, and a list of packets sends each in turn, all in one
+        call to the node (like scapy's ``send(pkt, count=N)``; much faster than a loop).
+        """
         from labkit.packets.wire import describe
 
-        return str(self._lab._call("probe", self.name, "send", {"spec": describe(pkt)}))
+        pkts = list(pkt) if isinstance(pkt, (list, tuple)) else [pkt]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InvalidArgument(f"count must be a whole number of packets ≥ 1, not {count!r}")
+        if not pkts:
+            raise InvalidArgument("send() got an empty list of packets")
+        try:
+            specs = [describe(p) for p in pkts]
+        except TypeError as exc:
+            raise InvalidArgument(
+                f"send() wants a scapy packet such as IP(dst='203.0.113.10')/ICMP() (or bytes "
+                f"of a built packet, or a list of them): {exc}"
+            ) from None
+        if len(specs) == 1 and count == 1:
+            return str(self._lab.api.probe(self.name, "send", {"spec": specs[0]}))
+        return str(self._lab.api.probe(self.name, "send_many", {"specs": specs, "count": count}))
 
     def sr1(self, pkt: Any, timeout: float = 2.0) -> Any:
         """Send a packet and return the first answer as a scapy packet (None if none came).
@@ -98,12 +119,12 @@ class Node:
         from labkit.client.packets import decode_ip
         from labkit.packets.wire import describe
 
-        r = self._lab._call("probe", self.name, "sr1", {"spec": describe(pkt), "timeout": timeout})
+        r = self._lab.api.probe(self.name, "sr1", {"spec": describe(pkt), "timeout": timeout})
         return decode_ip(r.get("reply"), r.get("reply_linktype"))
 
     def sysctl(self, key: str, value: str | int | None = None) -> str:
         """Read a ``net.*`` sysctl of this node, or set it and return the old value."""
-        return str(self._lab._call("sysctl", key, None if value is None else str(value), self.name))
+        return str(self._lab.api.sysctl(key, None if value is None else str(value), self.name))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.name}>"
@@ -124,7 +145,7 @@ class Host(Node):
 
         Runs ``iptables -t nat -A/-D POSTROUTING -s SUBNET ! -o docker0 -j MASQUERADE``.
         """
-        return bool(self._lab._call("masquerade", on))
+        return bool(self._lab.api.masquerade(on))
 
     def conntrack(self, proto: str | None = None, host: str | None = None) -> ConntrackTable:
         """The host's connection-tracking entries, like ``conntrack -L [-p PROTO]``.
@@ -134,7 +155,7 @@ class Host(Node):
         """
         from labkit.client.snapshot import ConntrackTable
 
-        entries = self._lab._call("conntrack")
+        entries = self._lab.api.conntrack()
         keep = [
             e
             for e in entries
@@ -184,7 +205,7 @@ class Resource:
         return str(self.attrs["short_id"])
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.id == self.id  # type: ignore[attr-defined]
+        return isinstance(other, Resource) and type(other) is type(self) and other.id == self.id
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -249,7 +270,7 @@ class Container(Node, Resource):
 
     def reload(self) -> None:
         """Read this container's facts again from the daemon."""
-        self.attrs = self._lab._call("inspect", self.name)
+        self.attrs = self._lab.api.inspect(self.name)
 
     def remove(self) -> None:
         """Remove the container. Similar to ``docker rm -f``."""
@@ -320,18 +341,18 @@ class Network(Resource):
         """Attach a running container: it gets one more interface (eth1, …).
         Similar to ``docker network connect``."""
         name = container.name if isinstance(container, Container) else container
-        self._lab._call("network_connect", self.name, name)
+        self._lab.api.network_connect(self.name, name)
 
     def disconnect(self, container: str | Container) -> None:
         """Detach a container: its interface on this network goes, and its default route
         moves to the network libnetwork then prefers. Similar to ``docker network
         disconnect``."""
         name = container.name if isinstance(container, Container) else container
-        self._lab._call("network_disconnect", self.name, name)
+        self._lab.api.network_disconnect(self.name, name)
 
     def remove(self) -> None:
         """Similar to ``docker network rm``; refused while containers are attached."""
-        self._lab._call("network_rm", self.name)
+        self._lab.api.network_rm(self.name)
 
     def __repr__(self) -> str:
         if self.driver == "macvlan":

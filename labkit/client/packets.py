@@ -41,16 +41,19 @@ class LabCapture(Capture):
     def start(self) -> LabCapture:
         if self.running:
             raise LabkitError("this capture is already running")
-        self._handle = int(self._lab._call("capture_start", list(self._requested), self._match))
+        self._handle = self._lab.api.capture_start(list(self._requested), self._match)
         self.running = True
         return self
 
     def stop(self) -> LabCapture:
         """Stop the sniffers and take in what they saw (harmless when already stopped)."""
-        if self.running:
+        if self.running and self._handle is not None:
             self.running = False
-            frames = self._lab._call("capture_stop", self._handle)
-            super().__init__({p: frames[p] for p in self._requested})
+            got = self._lab.api.capture_stop(self._handle)
+            frames, failed = got["frames"], got["failed"]
+            super().__init__(
+                {p: frames.get(p, []) for p in self._requested}, failed=failed, drops=got["drops"]
+            )
         return self
 
     def __enter__(self) -> LabCapture:

@@ -104,7 +104,15 @@ def build_answer(
 
 
 def parse_answer(data: bytes) -> tuple[int, list[str]]:
-    """(rcode, A-record addresses) of a response; enough for tests and for relaying."""
+    """(rcode, A-record addresses) of a response; enough for tests and for relaying.
+    Raise :class:`DnsFormatError` for bytes that are not such a response."""
+    try:
+        return _parse_answer(data)
+    except (struct.error, IndexError, ValueError) as exc:
+        raise DnsFormatError(f"not a DNS response: {exc}") from None
+
+
+def _parse_answer(data: bytes) -> tuple[int, list[str]]:
     qid, flags, qd, an = struct.unpack_from("!HHHH", data, 0)
     pos = 12
     for _ in range(qd):

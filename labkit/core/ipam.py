@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+from collections.abc import Mapping
+from typing import Any
 
 from labkit.errors import InvalidSubnet, SubnetExhausted
 
@@ -130,3 +132,34 @@ class IPAM:
     def release(self, ip: str) -> None:
         """Give an address back to the pool (harmless when it was not in use)."""
         self._used.discard(int(ipaddress.IPv4Address(ip)))
+
+
+def reserved_ranges(profile: Any) -> dict[str, ipaddress.IPv4Network]:
+    """The lab's own ranges, which no bridge subnet may overlap: the host's uplink
+    (198.51.100.0/24) and the outside world (203.0.113.0/24)."""
+    return {
+        "the lab's uplink": ipaddress.IPv4Network(
+            f"{profile.uplink_ip}/{profile.uplink_prefixlen}", strict=False
+        ),
+        "the lab's outside world": ipaddress.IPv4Network(
+            f"{profile.world_ip}/{profile.world_prefixlen}", strict=False
+        ),
+    }
+
+
+def check_overlap(
+    subnet: object, taken: Mapping[str, ipaddress.IPv4Network | str]
+) -> ipaddress.IPv4Network:
+    """Parse ``subnet`` and refuse it when it overlaps a range in ``taken`` (what → range),
+    naming both. Like ``docker network create --subnet``'s "Pool overlaps with other one
+    on this address space"."""
+    net = parse_subnet(subnet)
+    for what, other in taken.items():
+        other_net = ipaddress.IPv4Network(other, strict=False)
+        if net.overlaps(other_net):
+            raise InvalidSubnet(
+                f"subnet {net} overlaps {other_net} ({what}); traffic to {what} would be "
+                "routed into the bridge instead: pick a range that overlaps neither, e.g. "
+                "10.99.0.0/24"
+            )
+    return net

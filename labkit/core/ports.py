@@ -19,10 +19,13 @@ class PortSpec:
 
 
 def _port(value: object, what: str) -> int:
+    # an int or its decimal text; never a bool (True is not port 1) nor a float (8080.9)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidArgument(f"{what} {value!r} is not a port number (write e.g. 8080)")
     try:
-        n = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{what} {value!r} is not a port number") from None
+        n = int(value)
+    except ValueError:
+        raise InvalidArgument(f"{what} {value!r} is not a port number (write e.g. 8080)") from None
     if not 1 <= n <= 65535:
         raise InvalidArgument(f"{what} {n} is outside 1–65535")
     return n

@@ -14,7 +14,13 @@ import socket
 import sys
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    sysfs = "rw"
+    for arg in argv:
+        if arg.startswith("--sysfs=") and arg[8:] in ("rw", "ro", "hidden"):
+            sysfs = arg[8:]
+        else:
+            sys.exit(f"labkit.daemon: unknown argument {arg!r} (known: --sysfs=rw|ro|hidden)")
     if os.getpid() != 1:
         # only ever run as pid 1 of the sandbox labkit.sandbox creates (new user/net/mount/
         # uts/pid namespaces): anywhere else it would build docker0 in the machine's own
@@ -25,8 +31,11 @@ def main() -> None:
         )
     # pid 1 forks the daemon and stays behind as the zygote and reaper
     parent_end, daemon_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    from labkit.daemon import holder, nsutil
+
+    # before the fork: pid 1 forks the holders, and they mount sysfs so
+    holder.SYSFS = sysfs
     child = os.fork()
-    from labkit.daemon import holder
 
     if child:
         daemon_end.close()
@@ -44,10 +53,13 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
-    from labkit.daemon import nsutil
-
+    # the lab's own view of the filesystem: a fresh /run and /tmp, the lab's sysfs, machine-
+    # wide sysctls read-only, and every other mount read-only (docker run --read-only)
     nsutil.mount("tmpfs", "/run", "tmpfs", 0)
-    nsutil.mount("sysfs", "/sys", "sysfs", 0)
+    nsutil.mount_tmpfs("/tmp")
+    nsutil.mount_sysfs(sysfs)
+    nsutil.readonly_proc_sys()
+    nsutil.readonly_view()
     os.makedirs("/run/netns", exist_ok=True)
 
     from labkit.daemon.server import serve
@@ -57,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

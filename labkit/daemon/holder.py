@@ -1,7 +1,8 @@
 """A node's holder process: the container's "init", keeping its UTS and mount namespaces.
 
 A holder enters the node's network namespace, makes its own UTS and mount namespaces,
-mounts a fresh ``/sys`` (so ``/sys/class/net`` and ``brctl show`` tell the truth about *this*
+mounts a private ``/tmp`` (the rest of the filesystem is read-only, as the daemon made it),
+a fresh ``/sys`` (so ``/sys/class/net`` and ``brctl show`` tell the truth about *this*
 namespace, as ``ip netns exec`` arranges), bind-mounts the node's own ``/etc/hosts``,
 ``/etc/hostname`` and ``/etc/resolv.conf``, sets the hostname and sleeps. Commands enter it
 with ``nsenter -t PID -n -m -u``.
@@ -28,6 +29,9 @@ from labkit.daemon import nsutil
 
 #: the daemon's end of the socket to pid 1 (set by ``labkit.daemon.__main__``)
 ZYGOTE: Zygote | None = None
+#: how each node mounts its sysfs: rw, ro or hidden (``nsutil.mount_sysfs``; set by the
+#: daemon's main from the sandbox's plan)
+SYSFS = "rw"
 
 
 def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w: int) -> None:
@@ -40,12 +44,13 @@ def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w:
         # the copy of the daemon's mounts is private already (unshare --mount made them so)
         nsutil.unshare(nsutil.CLONE_NEWNS | nsutil.CLONE_NEWUTS)
         try:
-            nsutil.mount("sysfs", "/sys", "sysfs", 0)
+            nsutil.mount_sysfs(SYSFS)
         except OSError as exc:
             # EBUSY: this namespace's sysfs is the one already there (``--network host``
             # joins the daemon's own namespace), so the inherited /sys is the right one
             if exc.errno != errno.EBUSY:
                 raise
+        nsutil.mount_tmpfs("/tmp")  # each container its own /tmp
         for src, dst in binds.items():
             nsutil.mount(src, dst, None, nsutil.MS_BIND)
         nsutil.sethostname(hostname)
@@ -152,7 +157,7 @@ def reap(pid: int) -> None:
         _kill_and_wait(pid)
 
 
-def zygote(sock: socket.socket, daemon_pid: int) -> None:
+def zygote(sock: socket.socket | None, daemon_pid: int) -> None:
     """Pid 1's loop: fork holders on request, reap every child, exit with the daemon."""
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -169,17 +174,20 @@ def zygote(sock: socket.socket, daemon_pid: int) -> None:
             if pid == daemon_pid:
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
         try:
-            ready, _, _ = select.select([sock, wake_r], [], [])
+            ready, _, _ = select.select([wake_r] if sock is None else [sock, wake_r], [], [])
         except InterruptedError:
             continue
         if wake_r in ready:
             os.read(wake_r, 4096)
-        if sock not in ready:
+        if sock is None or sock not in ready:
             continue
         data = sock.recv(65536)
         if not data:
+            # the daemon closed its end: wait for it to exit (an unconnected socket put in
+            # its place used to select as readable, and recv() then crashed pid 1, so a
+            # SIGKILLed daemon was reported as "exit status 1")
             sock.close()
-            sock = socket.socket()  # never ready again; wait for the daemon to exit
+            sock = None
             continue
         req = pickle.loads(data)
         try:

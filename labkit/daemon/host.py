@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import time
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 from pyroute2 import NetlinkError
@@ -29,10 +28,10 @@ from labkit.daemon import holder, netlink, nsutil
 from labkit.daemon.dns import DnsService, bind_udp
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Endpoint, Network, NodeRecord
+from labkit.daemon.tools import EXEC_ENV, run_tool
 from labkit.errors import (
     Conflict,
     InvalidArgument,
-    KernelError,
     LabkitError,
     NotFound,
     from_oserror,
@@ -42,36 +41,6 @@ RUN_DIR = "/run/labkit"
 HOST_NAME = "docker-host"
 BRIDGE = "docker0"
 EMBEDDED_DNS = "127.0.0.11"
-#: the environment of every command run in the lab: stable, C-locale output, and labkit's
-#: small in-lab programs (``python3 -m labkit.apps.whoami``) importable
-EXEC_ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "LC_ALL": "C",
-    "LANG": "C",
-    "HOME": "/root",
-    "TERM": "dumb",
-    "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
-
-
-def run_tool(argv: list[str], stdin: str | None = None) -> str:
-    """Run a lab tool in the daemon's own namespaces; raise with its message if it fails."""
-    try:
-        proc = subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, env=EXEC_ENV, timeout=30
-        )
-    except FileNotFoundError:
-        raise KernelError(f"{argv[0]} is not installed in the lab's environment") from None
-    if proc.returncode != 0:
-        raise KernelError(f"`{' '.join(argv)}` failed: {proc.stderr.strip() or proc.stdout}")
-    return proc.stdout
-
-
-def apply_rules(cmds: list[firewall.Command]) -> None:
-    """Run iptables commands in one ``iptables-restore --noflush``."""
-    if cmds:
-        run_tool(["iptables-restore", "--noflush"], stdin=firewall.restore_text(cmds))
 
 
 class DockerHost:

@@ -116,7 +116,8 @@ def run(
     try:
         if network == "none":
             ns = netlink.create_netns(name, host.home_fd)
-            undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
+            undo.append(lambda: netlink.delete_netns_file(ns.path))
+            undo.append(ns.close)
             ns.rt.link_up(1)  # lo, as runc brings it up
             files = host._write_files(name, hostname, None, [], host.profile.resolver_ip)
             undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
@@ -135,7 +136,7 @@ def run(
             shares = target.name
         pid = holder.spawn_holder(ns.path, hostname, host._binds(files, hide_netns=True))
         undo.append(lambda: holder.reap(pid.result(timeout=30)))
-        own = os.path.join(host_run_dir(), "nodes", name)
+        own = os.path.join(nodes_dir(host), name)
         if shares is not None and files != own:
             os.makedirs(own, exist_ok=True)
             undo.append(lambda: shutil.rmtree(own, ignore_errors=True))
@@ -167,17 +168,16 @@ def run(
     return attrs
 
 
-def host_run_dir() -> str:
-    from labkit.daemon.host import RUN_DIR
-
-    return RUN_DIR
+def nodes_dir(host: DockerHost) -> str:
+    """Where the daemon keeps each node's files (``/run/labkit/nodes``): beside the host's."""
+    return os.path.dirname(host.nodes["host"].files or "/run/labkit/nodes/host")
 
 
 def _copy_host_files(host: DockerHost, name: str) -> str:
     """``--network host``: copies of the host's ``/etc/hosts`` and ``/etc/resolv.conf``
     (libnetwork copies the origin files into the container's own), and its hostname."""
     src = host.nodes["host"].files or ""
-    d = os.path.join(host_run_dir(), "nodes", name)
+    d = os.path.join(nodes_dir(host), name)
     os.makedirs(d, exist_ok=True)
     for f in ("hosts", "resolv.conf", "hostname"):
         shutil.copyfile(os.path.join(src, f), os.path.join(d, f))

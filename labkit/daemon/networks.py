@@ -15,9 +15,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from labkit.core import firewall, names
-from labkit.core.ipam import IPAM, default_pools, parse_subnet
+from labkit.core.ipam import IPAM, check_overlap, default_pools, reserved_ranges
 from labkit.daemon.records import Endpoint, Network, NodeRecord
-from labkit.errors import Conflict, InvalidArgument, InvalidSubnet, SubnetExhausted
+from labkit.errors import Conflict, InvalidArgument, SubnetExhausted
 
 if TYPE_CHECKING:
     from labkit.daemon.host import DockerHost
@@ -25,17 +25,11 @@ if TYPE_CHECKING:
 
 def _pick_subnet(host: DockerHost, subnet: str | None) -> ipaddress.IPv4Network:
     used = [n.ipam.subnet for n in host.networks.values()]
-    uplink = ipaddress.IPv4Network(
-        f"{host.profile.uplink_ip}/{host.profile.uplink_prefixlen}", strict=False
-    )
     if subnet is not None:
-        net = parse_subnet(subnet)
-        for other in [*used, uplink]:
-            if net.overlaps(other):
-                raise InvalidSubnet(
-                    f"subnet {net} overlaps {other}, already used in this lab; pick another"
-                )
-        return net
+        taken: dict[str, ipaddress.IPv4Network | str] = dict(reserved_ranges(host.profile))
+        for name, n in host.networks.items():
+            taken[f"network {name!r}, already in this lab"] = n.ipam.subnet
+        return check_overlap(subnet, taken)
     for pool in default_pools():
         if not any(pool.overlaps(u) for u in used):
             return pool
@@ -72,7 +66,7 @@ def create(
                  broadcast=ipam.broadcast)
         ipr.link("set", index=index, state="up")
         rules = firewall.bridge_inserts(firewall.BridgeRules(bridge, str(net_addr)))
-        from labkit.daemon.host import apply_rules
+        from labkit.daemon.tools import apply_rules
 
         apply_rules(rules)
     except BaseException:
@@ -95,7 +89,7 @@ def remove(host: DockerHost, name: str) -> None:
             f"error while removing network: network {name} id {net.id} has active endpoints "
             f"({', '.join(members)}); remove or disconnect them first"
         )
-    from labkit.daemon.host import apply_rules
+    from labkit.daemon.tools import apply_rules
 
     apply_rules(firewall.deletions(net.rules))
     if net.driver == "bridge":  # a macvlan network's index is its parent, the uplink

@@ -12,9 +12,14 @@ import ctypes.util
 import os
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
@@ -73,3 +78,110 @@ def bind_netns_here(path: str) -> None:
     except OSError:
         os.unlink(path)
         raise
+
+
+MOUNT_ATTR_RDONLY = 0x1
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_RECURSIVE = 0x8000
+_SYS_MOUNT_SETATTR = 442  # the same number on every architecture (Linux ≥ 5.12)
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def mount_setattr(
+    path: str, attr_set: int = 0, attr_clr: int = 0, recursive: bool = False
+) -> None:
+    """mount_setattr(2): change one flag of a mount and keep the others
+    (``mount -o remount,bind,ro``)."""
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    flags = AT_SYMLINK_NOFOLLOW | (AT_RECURSIVE if recursive else 0)
+    _check(
+        _libc.syscall(
+            ctypes.c_long(_SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), path.encode(),
+            ctypes.c_uint(flags), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
+        ),
+        f"mount_setattr {path}",
+    )  # fmt: skip
+
+
+def _unescape(field: str) -> str:
+    """Undo mountinfo's octal escapes (``\\040`` for a space)."""
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mount_points() -> list[str]:
+    """The mount points of the caller's mount namespace, in mountinfo's order."""
+    with open("/proc/self/mountinfo") as f:
+        return [_unescape(line.split()[4]) for line in f if line.strip()]
+
+
+#: what a lab writes (or lets its nodes write): everything else it sees read-only
+WRITABLE = ("/proc", "/dev", "/run", "/tmp", "/sys")
+
+
+def readonly_view(writable: tuple[str, ...] = WRITABLE) -> None:
+    """Make every mount of this mount namespace read-only except under ``writable``.
+
+    Like ``docker run --read-only`` with a tmpfs for /tmp and /run: the lab sees the
+    machine's files (its tools, its Python) and can change none of them. Mount points the
+    caller cannot reach (shadowed, or behind a directory it may not enter) are skipped.
+    """
+    for point in mount_points():
+        if any(point == w or point.startswith(w + "/") for w in writable):
+            continue
+        try:
+            mount_setattr(point, attr_set=MOUNT_ATTR_RDONLY)
+        except OSError as exc:
+            if exc.errno not in (2, 13, 20):  # ENOENT, EACCES, ENOTDIR
+                raise
+
+
+def readonly_proc_sys() -> None:
+    """``/proc/sys`` read-only except ``/proc/sys/net`` (each network namespace's own), as
+    Docker mounts it in containers: machine-wide sysctls such as ``vm.swappiness`` cannot be
+    written from a lab, even by the fallback root mode's real root."""
+    mount("/proc/sys/net", "/proc/sys/net", None, MS_BIND)
+    mount("/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)
+    mount_setattr("/proc/sys", attr_set=MOUNT_ATTR_RDONLY)
+
+
+def mount_tmpfs(target: str, mode: int = 0o1777) -> None:
+    """A fresh tmpfs (``mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs TARGET``)."""
+    _check(
+        _libc.mount(b"tmpfs", target.encode(), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV),
+                    f"mode={mode:o}".encode()),
+        f"mount tmpfs on {target}",
+    )  # fmt: skip
+
+
+#: sysfs flags: "rw" as ``ip netns exec`` mounts it; "ro" where a user namespace whose
+#: machine shows a read-only /sys (a container) may only mount it read-only
+SYSFS_FLAGS = {"rw": 0, "ro": MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC}
+SYSFS_MODES = (*SYSFS_FLAGS, "hidden")
+
+
+def mount_sysfs(how: str) -> None:
+    """A fresh sysfs on /sys for the caller's network namespace (``how``: rw, ro), or an
+    empty read-only tmpfs (``hidden``) where the kernel allows no sysfs: ``brctl show``
+    then asks the kernel through its ioctls and stays true."""
+    if how == "hidden":
+        mount_tmpfs("/sys", 0o555)
+        mount_setattr("/sys", attr_set=MOUNT_ATTR_RDONLY)
+    else:
+        mount("sysfs", "/sys", "sysfs", SYSFS_FLAGS[how])

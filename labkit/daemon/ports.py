@@ -49,7 +49,7 @@ def check(host: DockerHost, specs: list[PortSpec]) -> list[PortSpec]:
 
 def publish(host: DockerHost, rec: NodeRecord, spec: PortSpec, undo: list[Any]) -> Published:
     """Add the rules and start the proxy for one published port of a new container."""
-    from labkit.daemon.host import EXEC_ENV, apply_rules
+    from labkit.daemon.tools import EXEC_ENV, apply_rules
 
     assert spec.host_port is not None and rec.primary is not None
     net = host.networks[rec.primary.network]
@@ -98,7 +98,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def unpublish(pub: Published) -> None:
     """Remove exactly the rules of one published port and stop its proxy."""
-    from labkit.daemon.host import apply_rules
+    from labkit.daemon.tools import apply_rules
 
     apply_rules(firewall.deletions(pub.rules))
     if pub.proxy is not None:

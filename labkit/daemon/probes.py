@@ -1,12 +1,14 @@
 """Packet probes: one scapy agent process per node, started on first use.
 
-Each agent is spawned *inside* its node's namespaces (``nsenter -t HOLDER -n -m -u``, or
-the daemon's own for the host) before it imports scapy, because scapy's route and
-interface caches are process-global. Agents die with the lab (its pid namespace).
+The agents' zygote (:mod:`labkit.packets.zygote`, started when the lab starts) imports
+scapy once and forks each agent, which enters its node's namespaces and then reloads
+scapy's process-global route and interface caches. Agents die with the lab (its pid
+namespace); a removed container's agent is closed with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import socket
 import subprocess
@@ -16,9 +18,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from labkit.daemon.host import EXEC_ENV, DockerHost
+from labkit.daemon.host import DockerHost
+from labkit.daemon.tools import EXEC_ENV
 from labkit.errors import InvalidArgument, NotFound
 from labkit.packets.agentclient import AgentClient, AgentError, ForkedAgent
+from labkit.protocol import MAX_FRAME
 
 
 def parse_point(point: object) -> tuple[str, str]:
@@ -32,6 +36,23 @@ def parse_point(point: object) -> tuple[str, str]:
     return node, ifname
 
 
+def _fit_reply(out: dict[str, Any]) -> None:
+    """Keep a capture's reply within the pipe's limit: past a budget of 3/4 of
+    :data:`labkit.protocol.MAX_FRAME` in raw bytes, the latest frames of a point are not
+    returned, and ``drops[point]["not_returned"]`` says how many."""
+    budget = MAX_FRAME * 3 // 4
+    for point, frames in out["frames"].items():
+        kept = 0
+        for raw, _t, _lt in frames:
+            if budget - (len(raw) + 64) < 0:
+                break
+            budget -= len(raw) + 64
+            kept += 1
+        if kept < len(frames):
+            out["frames"][point] = frames[:kept]
+            out["drops"].setdefault(point, {})["not_returned"] = len(frames) - kept
+
+
 class Probes:
     """The agents of one lab, keyed by node name."""
 
@@ -40,7 +61,7 @@ class Probes:
         self._agents: dict[str, AgentClient] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._captures: dict[int, dict[str, tuple[str, int]]] = {}
+        self._captures: dict[int, dict[str, tuple[str, AgentClient, int]]] = {}
         self._next = 1
         self.ready_ms: dict[str, float] = {}
         self._zygote: subprocess.Popen[bytes] | None = None
@@ -117,6 +138,8 @@ class Probes:
             agent = self._agents.get(node)
             if agent is not None and agent.alive:
                 return agent
+            if agent is not None:
+                agent.close(timeout=1)  # a dead agent: free its fds before forking anew
             agent = self._fork_agent(node)
             self._agents[node] = agent
             self.ready_ms[node] = agent.ready_ms
@@ -168,26 +191,52 @@ class Probes:
                     errors.append(exc)
         if errors:
             for node, sid in sids.values():
-                self.call(node, "sniff_stop", sid=sid)
+                with contextlib.suppress(Exception):
+                    self._agents[node].call("sniff_stop", sid=sid)
             raise errors[0]
         with self._guard:
             handle = self._next
             self._next += 1
-            self._captures[handle] = sids
+            # keep the agent itself: if it dies, a new agent must not be asked for its sid
+            self._captures[handle] = {p: (n, self._agents[n], sid) for p, (n, sid) in sids.items()}
         return handle
 
-    def capture_stop(self, handle: int) -> dict[str, list[tuple[bytes, float, int]]]:
-        """Stop the sniffers of a capture; the raw frames of every point."""
+    def capture_stop(self, handle: int) -> dict[str, Any]:
+        """Stop the sniffers of a capture: ``{"frames": {point: [...]}, "failed": {point:
+        why}, "drops": {point: {...}}}``; a point whose agent died is reported in ``failed``
+        and the other points' frames still come back."""
         with self._guard:
             sids = self._captures.pop(handle, None)
         if sids is None:
             raise NotFound(f"no running capture {handle}")
+
+        def finish(node: str, agent: AgentClient, sid: int) -> dict[str, Any]:
+            try:
+                if not agent.alive:
+                    raise AgentError(agent.stderr_tail() or "no longer running")
+                return dict(agent.call("sniff_finish", sid=sid))
+            except AgentError as exc:
+                raise AgentError(f"the capture agent in {node} died ({exc})") from None
+
+        out: dict[str, Any] = {"frames": {}, "failed": {}, "drops": {}}
         with ThreadPoolExecutor(max_workers=len(sids)) as pool:
-            futures = {
-                p: pool.submit(self.call, node, "sniff_stop", sid=sid)
-                for p, (node, sid) in sids.items()
-            }
-            return {p: list(f.result()) for p, f in futures.items()}
+            futures = {p: pool.submit(finish, *entry) for p, entry in sids.items()}
+            for p, f in futures.items():
+                try:
+                    got = f.result()
+                except Exception as exc:  # noqa: BLE001 - report the point, keep the others
+                    out["frames"][p] = []
+                    out["failed"][p] = str(exc).strip() or type(exc).__name__
+                    continue
+                out["frames"][p] = list(got["frames"])
+                out["drops"][p] = {
+                    "kernel": int(got.get("kernel_drops", 0)),
+                    "kernel_packets": int(got.get("kernel_packets", 0)),
+                    "limit_reached": bool(got.get("limit_reached", False)),
+                    "not_returned": 0,
+                }
+        _fit_reply(out)
+        return out
 
     def close(self) -> None:
         for node in list(self._agents):

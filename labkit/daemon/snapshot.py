@@ -13,8 +13,9 @@ import subprocess
 from typing import Any
 
 from labkit.core.snapshot import LinkInfo, NodeInfo, SnapshotData, match_wires
-from labkit.daemon.host import EXEC_ENV, DockerHost
+from labkit.daemon.host import DockerHost
 from labkit.daemon.records import NodeRecord
+from labkit.daemon.tools import EXEC_ENV
 
 SCOPES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 PROTOS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}

@@ -1,17 +1,17 @@
 """The probe agent: scapy running *inside* one network namespace, driven over a pipe.
 
-The lab daemon starts one agent per namespace it wants to probe, already inside it::
+In a lab, the agents' zygote (:mod:`labkit.packets.zygote`) forks one agent per node,
+already inside the node's namespaces, and calls :func:`serve` on a socket; run by hand,
+``nsenter -t PID -n -m -u -- python -m labkit.packets.agent`` serves stdin/stdout.
 
-    nsenter -t PID -n -m -u -- python -m labkit.packets.agent
-    ip netns exec NAME python -m labkit.packets.agent          # the same, for a named netns
+scapy's route and interface caches are read after the process entered the namespace (the
+zygote reloads them in each forked agent), so they describe that namespace: a packet's
+source address is chosen by the container's routes, not the notebook's.
 
-scapy is imported only here, after the process entered the namespace, so its route and
-interface caches describe that namespace (a packet's source address is chosen by the
-container's routes, not the notebook's).
-
-Protocol (stdin → agent, agent → stdout): frames of a 4-byte big-endian length followed by
-a pickle of a dict. Requests are ``{"id": int, "op": str, **args}``; replies are
-``{"id": int, "ok": True, "value": ...}`` or ``{"id": int, "ok": False, "error": str}``.
+Protocol (stdin → agent, agent → stdout): :mod:`labkit.protocol`'s frames (a 4-byte
+big-endian length, a pickle of plain data, one size limit), each holding a dict.
+Requests are ``{"id": int, "op": str, **args}``; replies are ``{"id": int, "ok": True,
+"value": ...}`` or ``{"id": int, "ok": False, "error": str}``.
 Values are plain data only (bytes, float, int, str, list, dict, None), so the daemon never
 needs scapy to read them. Every request runs in its own thread (an ``sr1`` can be waiting
 while a ``sniff_stop`` arrives); replies are written under one lock. The agent exits when
@@ -25,8 +25,11 @@ Ops (keyword arguments):
   may be a name or a list of names. ``bpf`` needs tcpdump, which a sandbox usually lacks;
   ``match`` is a Python-side filter: ``{"proto": "icmp"|"udp"|"tcp"|"arp", "host": ip,
   "port": int}`` (all given keys must hold).
-* ``sniff_count(sid)`` → packets captured so far.
 * ``sniff_stop(sid)`` → ``[(raw_bytes, time_float, linktype), ...]``.
+* ``sniff_finish(sid)`` → ``{"frames": [...], "kernel_packets", "kernel_drops",
+  "limit_reached"}``: the frames, and what the kernel (full socket buffer) and the capture
+  limit dropped.
+* ``send_many(specs, count=1)`` → a summary; every packet, ``count`` times, one socket.
 * ``send(spec, iface=None)`` → summary string of the built packet(s); layer 2 (``sendp``)
   when the first layer is Ether, else layer 3 (``send``).
 * ``sr1(spec, timeout=2.0, iface=None)`` → ``{"sent", "sent_linktype", "sent_summary",
@@ -39,7 +42,6 @@ Ops (keyword arguments):
 from __future__ import annotations
 
 import os
-import pickle
 import struct
 import sys
 import threading
@@ -47,46 +49,26 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from labkit.protocol import MAX_FRAME, ProtocolEOF, encode
+from labkit.protocol import read_frame as _read_plain
+
 __all__ = ["read_frame", "write_frame", "main", "MAX_FRAME"]
 
 #: Largest frame either side accepts (a long capture can be big, but not unbounded).
-MAX_FRAME = 1 << 30
-
-_HEADER = struct.Struct(">I")
-
-
 def write_frame(stream: IO[bytes], obj: Any) -> None:
-    """Write one frame: 4-byte big-endian length + pickle of ``obj``. Caller holds any lock."""
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    if len(data) > MAX_FRAME:
-        raise ValueError(f"frame of {len(data)} bytes is larger than {MAX_FRAME}")
-    stream.write(_HEADER.pack(len(data)) + data)
+    """Write one frame (:func:`labkit.protocol.encode`: the pipe's one framing and limit).
+    Caller holds any lock."""
+    stream.write(encode(obj))
     stream.flush()
 
 
-def _read_exact(stream: IO[bytes], n: int) -> bytes | None:
-    chunks = []
-    while n:
-        chunk = stream.read(n)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
 def read_frame(stream: IO[bytes]) -> Any | None:
-    """Read one frame; None at end of file (also when it stops in the middle of a frame)."""
-    header = _read_exact(stream, _HEADER.size)
-    if header is None:
+    """Read one frame of plain data; None at end of file (also when it stops in the middle
+    of a frame). A frame that names a class is refused (:class:`labkit.protocol.UnsafeFrame`)."""
+    try:
+        return _read_plain(stream)
+    except ProtocolEOF:
         return None
-    (length,) = _HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise ValueError(f"frame of {length} bytes is larger than {MAX_FRAME}")
-    data = _read_exact(stream, length)
-    if data is None:
-        return None
-    return pickle.loads(data)
 
 
 def net_fingerprint() -> tuple[Any, ...]:
@@ -143,6 +125,41 @@ def _matcher(match: dict[str, Any]) -> Callable[[Any], bool]:
     return keep
 
 
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+#: receive buffer asked for each capture socket (the kernel's default, ~200 KB, drops
+#: most of a burst of thousands of packets before scapy's thread reads them)
+CAPTURE_RCVBUF = 32 * 1024 * 1024
+
+
+def _raw_socket(sock: Any) -> Any:
+    return getattr(sock, "ins", sock)
+
+
+def _packet_stats(sock: Any) -> tuple[int, int]:
+    """The kernel's (packets, drops) of one AF_PACKET socket, (0, 0) when unavailable."""
+    try:
+        raw = _raw_socket(sock).getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+        packets, drops = struct.unpack("II", raw)
+        return int(packets), int(drops)
+    except (OSError, AttributeError, struct.error):
+        return 0, 0
+
+
+def _grow_buffer(sock: Any, size: int = CAPTURE_RCVBUF) -> None:
+    """Raise a capture socket's receive buffer (SO_RCVBUFFORCE as the lab's root, else as
+    far as ``net.core.rmem_max`` allows)."""
+    import socket
+
+    raw = _raw_socket(sock)
+    for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
+        try:
+            raw.setsockopt(socket.SOL_SOCKET, opt, size)
+            return
+        except (OSError, AttributeError):
+            continue
+
+
 class _Capture:
     """One running capture: scapy's sniffer thread plus the sockets we opened for it."""
 
@@ -153,6 +170,16 @@ class _Capture:
         self.socks = socks
         self.lfilter = lfilter
         self.limit = limit
+        self._stats = [0, 0]
+
+    def kernel_stats(self) -> tuple[int, int]:
+        """(packets, drops) the kernel counted on our sockets since they opened
+        (``getsockopt(PACKET_STATISTICS)``; each read resets the kernel's counters)."""
+        for sock in self.socks:
+            packets, drops = _packet_stats(sock)
+            self._stats[0] += packets
+            self._stats[1] += drops
+        return self._stats[0], self._stats[1]
 
     def stop(self) -> list[Any]:
         """Stop the thread, then read what is still queued in the sockets, then close them."""
@@ -213,13 +240,13 @@ class Agent:
         A value that cannot be pickled becomes an error reply.
         """
         try:
-            data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # noqa: BLE001
+            data = encode(msg)
+        except Exception as exc:  # noqa: BLE001 - unpicklable or above the pipe's limit
             error = f"reply cannot be sent: {type(exc).__name__}: {exc}"
-            data = pickle.dumps({"id": msg.get("id"), "ok": False, "error": error})
+            data = encode({"id": msg.get("id"), "ok": False, "error": error})
         with self._out_lock:
             try:
-                self._out.write(_HEADER.pack(len(data)) + data)
+                self._out.write(data)
                 self._out.flush()
             except (BrokenPipeError, OSError):
                 pass
@@ -333,7 +360,9 @@ class Agent:
         from scapy.sendrecv import AsyncSniffer
 
         self.refresh()
-        names = [iface] if isinstance(iface, str) else list(iface or [conf.iface])
+        names: list[Any] = (
+            [iface] if isinstance(iface, str) else (list(iface or []) or [conf.iface])
+        )
         socks: dict[Any, str] = {}
         try:
             for name in names:
@@ -341,7 +370,10 @@ class Agent:
                 # drops the outgoing copy, as tcpdump shows it once; elsewhere listen to both
                 iface_ = resolve_iface(name)
                 opener = iface_.l2socket() if name == "lo" else iface_.l2listen()
-                socks[opener(type=ETH_P_ALL, iface=name, promisc=promisc, filter=bpf)] = str(name)
+                sock = opener(type=ETH_P_ALL, iface=name, promisc=promisc, filter=bpf)
+                _grow_buffer(sock)
+                _packet_stats(sock)  # reset the kernel's counters: count from here on
+                socks[sock] = str(name)
         except Exception as exc:
             for sock in socks:
                 sock.close()
@@ -387,15 +419,27 @@ class Agent:
             raise KeyError(f"no capture with id {sid}")
         return cap
 
-    def op_sniff_count(self, sid: int) -> int:
-        """How many packets the capture kept so far."""
-        return int(getattr(self._sniffer(sid).sniffer, "count", 0))
-
     def op_sniff_stop(self, sid: int) -> list[tuple[bytes, float, int]]:
         """Stop the capture; return its frames as ``(raw, time, linktype)``, oldest first."""
+        return list(self.op_sniff_finish(sid)["frames"])
+
+    def op_sniff_finish(self, sid: int) -> dict[str, Any]:
+        """Stop the capture: its frames, and what was lost on the way.
+
+        ``kernel_drops``: frames the kernel dropped because the socket's buffer was full
+        (``PACKET_STATISTICS``); ``limit_drops``: frames not kept because the capture
+        reached its ``limit``.
+        """
         cap = self._sniffer(sid, pop=True)
+        kernel = cap.kernel_stats()
         packets = cap.stop()
-        return [(bytes(p), _to_float(p.time), self._linktype(p)) for p in packets]
+        frames = [(bytes(p), _to_float(p.time), self._linktype(p)) for p in packets]
+        return {
+            "frames": frames,
+            "kernel_packets": kernel[0],
+            "kernel_drops": kernel[1],
+            "limit_reached": bool(cap.limit and len(frames) >= cap.limit),
+        }
 
     def op_send(self, spec: Any, iface: str | None = None) -> str:
         """Send once (layer 2 if the first layer is Ether, else layer 3); a summary back."""
@@ -407,8 +451,27 @@ class Agent:
         else:
             send(pkts, iface=iface, verbose=0)
         if len(pkts) == 1:
-            return pkts[0].summary()
+            return str(pkts[0].summary())
         return f"{len(pkts)} packets, first: {pkts[0].summary()}"
+
+    def op_send_many(self, specs: list[Any], count: int = 1, iface: str | None = None) -> str:
+        """Send every packet of ``specs``, ``count`` times over, through one socket (like
+        scapy's ``send(pkts, count=N)``); a summary back."""
+        from scapy.sendrecv import send, sendp
+
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be 1 or more, not {count!r}")
+        pkts = [p for spec in specs for p in self._freeze(spec)]
+        if not pkts:
+            raise ValueError("nothing to send")
+        if len(pkts) * count > 1_000_000:
+            raise ValueError(f"{len(pkts) * count} packets is more than one call may send (1e6)")
+        l2 = {self._is_l2(p) for p in pkts}
+        if len(l2) != 1:
+            raise ValueError("send Ether(...) frames and IP(...) packets in separate calls")
+        (send if l2 == {False} else sendp)(pkts, iface=iface, count=count, verbose=0)
+        total = len(pkts) * count
+        return f"{total} packet{'s' if total != 1 else ''}, first: {pkts[0].summary()}"
 
     def op_sr1(self, spec: Any, timeout: float = 2.0, iface: str | None = None) -> dict[str, Any]:
         """Send one packet and wait for its answer."""
@@ -505,7 +568,7 @@ def reload_scapy_caches() -> None:
     conf.route.resync()
     if conf.route6 is not None:
         conf.route6.resync()
-    conf.iface = get_working_if()
+    conf.iface = get_working_if()  # type: ignore[assignment]
 
 
 def serve(import_ms: float, fingerprint: tuple[Any, ...] | None = None) -> None:

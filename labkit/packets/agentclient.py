@@ -1,15 +1,17 @@
-"""Daemon side of a probe agent: spawn it, multiplex calls to it, notice when it dies.
+"""Daemon side of a probe agent: talk to it, multiplex calls to it, notice when it dies.
 
 This module never imports scapy: the daemon stays light and scapy's caches belong to the
-agents, each in its own namespace. Typical use in the daemon::
+agents, each in its own namespace. In a lab, agents are forked by the agents' zygote
+(:mod:`labkit.packets.zygote`) inside a node's namespaces and handed over as a
+:class:`ForkedAgent`; :mod:`labkit.daemon.probes` does that::
 
-    agent = AgentClient(["nsenter", "-t", str(pid), "-n", "-m", "-u", "--",
-                         sys.executable, "-m", "labkit.packets.agent"])
+    agent = AgentClient(["zygote", node], proc=ForkedAgent(sock, pid))
     sid = agent.call("sniff_start", iface="eth0")
     agent.call("send", spec=describe_result)
     frames = agent.call("sniff_stop", sid=sid)
     agent.close()
 
+Given only ``argv`` (the tests do this), it spawns ``python -m labkit.packets.agent`` itself.
 ``call`` is thread-safe: many threads may wait at once (an ``sr1`` waiting does not block a
 ``sniff_stop``); replies are routed by request id by one reader thread.
 """
@@ -212,6 +214,11 @@ class AgentClient:
                 try:
                     if self._proc.stdin is not None:
                         self._proc.stdin.close()
+                    # a forked agent reads a socket: closing our file object does not end
+                    # its input, shutting the socket down does (else close waits, then kills)
+                    shutdown = getattr(self._proc, "shutdown_input", None)
+                    if shutdown is not None:
+                        shutdown()
                 except OSError:
                     pass
             try:
@@ -224,6 +231,9 @@ class AgentClient:
             for stream in (self._proc.stdout, self._proc.stderr):
                 if stream is not None:
                     stream.close()
+            release = getattr(self._proc, "release", None)
+            if release is not None and not self._reader.is_alive():
+                release()
         return self._proc.returncode
 
     def __enter__(self) -> AgentClient:
@@ -260,6 +270,15 @@ class ForkedAgent:
             self.returncode = 0
         return self.returncode
 
+    def shutdown_input(self) -> None:
+        """End the agent's input (it exits at end of input)."""
+        import socket
+
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
     def wait(self, timeout: float | None = None) -> int:
         import select
 
@@ -269,6 +288,14 @@ class ForkedAgent:
             self.returncode = 0
         self._sock.close()
         return self.returncode
+
+    def release(self) -> None:
+        """Close the pidfd (one fd per agent used to leak); only once nothing waits on it."""
+        import os
+
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
 
     def kill(self) -> None:
         import os

@@ -117,9 +117,22 @@ class Capture(Mapping[str, PacketList]):
     :param points: ``{"node:ifname": [(raw_bytes, time, linktype), ...]}``, as the probe
         agent's ``sniff_stop`` returns them. Linktype 1 is decoded with ``Ether``, others
         with scapy's ``conf.l2types``.
+    :param failed: ``{point: why}`` for points whose capture failed (their agent died);
+        they are in the mapping with no packets.
+    :param drops: ``{point: {"kernel": n, "limit_reached": bool}}``: frames the kernel
+        dropped (the socket buffer was full) and whether the capture's limit cut it short.
     """
 
-    def __init__(self, points: Mapping[str, list[Frame]]) -> None:
+    def __init__(
+        self,
+        points: Mapping[str, list[Frame]],
+        failed: Mapping[str, str] | None = None,
+        drops: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        #: points whose capture failed, and why
+        self.failed: dict[str, str] = dict(failed or {})
+        #: per point: ``kernel`` drops and ``limit_reached``
+        self.drops: dict[str, dict[str, Any]] = {p: dict(d) for p, d in (drops or {}).items()}
         self._frames: dict[str, list[Frame]] = {}
         self._lists: dict[str, PacketList] = {}
         for point, frames in points.items():
@@ -253,7 +266,7 @@ class Capture(Mapping[str, PacketList]):
                 continue
             pkt = self._lists[point][group[point]]
             node, ifname = _split_point(point)
-            hop = {"point": point, "node": node, "ifname": ifname}
+            hop: dict[str, Any] = {"point": point, "node": node, "ifname": ifname}
             hop.update(_addresses(pkt))
             hop["summary"] = pkt.summary()
             hop["time"] = float(pkt.time)
@@ -264,9 +277,34 @@ class Capture(Mapping[str, PacketList]):
             raise ValueError("order is 'points' or 'time'")
         return hops
 
+    @property
+    def dropped(self) -> int:
+        """Frames lost at all points: dropped by the kernel (full socket buffer)."""
+        return sum(int(d.get("kernel", 0)) for d in self.drops.values())
+
+    def _losses(self, point: str) -> str:
+        """What was lost at one point, in words ('' when nothing)."""
+        if point in self.failed:
+            return f"FAILED: {self.failed[point]}"
+        d = self.drops.get(point, {})
+        words = []
+        if d.get("kernel"):
+            words.append(f"{d['kernel']} dropped by the kernel")
+        if d.get("limit_reached"):
+            words.append("stopped at its packet limit")
+        if d.get("not_returned"):
+            words.append(f"{d['not_returned']} not returned (too much for one reply)")
+        return "; ".join(words)
+
     # --- display --------------------------------------------------------------------------
     def __repr__(self) -> str:
-        counts = ", ".join(f"{p}: {len(pl)}" for p, pl in self._lists.items()) or "no points"
+        counts = (
+            ", ".join(
+                f"{p}: {len(pl)}" + (f" ({self._losses(p)})" if self._losses(p) else "")
+                for p, pl in self._lists.items()
+            )
+            or "no points"
+        )
         return f"<Capture {counts}; {len(self.matches())} packets matched across points>"
 
     def _repr_html_(self) -> str:
@@ -284,8 +322,10 @@ class Capture(Mapping[str, PacketList]):
         )
         parts.append(self._html_alignment(t0))
         for point, pl in self._lists.items():
+            lost = self._losses(point)
+            lost_html = f" <b style='color:#e03131'>({esc(lost)})</b>" if lost else ""
             parts.append(
-                f"<details open><summary><b>{esc(point)}</b> — {len(pl)} packets"
+                f"<details open><summary><b>{esc(point)}</b> — {len(pl)} packets{lost_html}"
                 "</summary><table><tr><th>#</th><th>t (ms)</th><th>src → dst</th>"
                 "<th>summary</th></tr>"
             )

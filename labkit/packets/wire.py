@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from scapy.packet import Packet
 
-__all__ = ["describe", "rebuild", "first_layer", "PACKET_KEY"]
+__all__ = ["describe", "rebuild", "PACKET_KEY"]
 
 #: Marks a field value that is itself a packet (DNS questions, IP options, ...).
 PACKET_KEY = "__packet__"
@@ -50,7 +50,7 @@ def _plain(value: Any, where: str) -> Any:
         return value
     for plain in _PLAIN[1:]:  # subclasses (scapy's scoped IP strings, ...) lose their class
         if isinstance(value, plain):
-            return str.__str__(value) if plain is str else plain(value)
+            return str.__str__(value) if plain is str else plain(value)  # type: ignore[arg-type]
     if isinstance(value, Packet):
         return {PACKET_KEY: describe(value)}
     if isinstance(value, (list, tuple)):
@@ -159,8 +159,3 @@ def rebuild(spec: list[dict[str, Any]] | Packet | bytes) -> Packet:
         pkt = layer if pkt is None else pkt / layer
     assert pkt is not None
     return pkt
-
-
-def first_layer(spec: list[dict[str, Any]]) -> str:
-    """The short class name of the first layer of a description (``"Ether"``, ``"IP"``)."""
-    return spec[0]["layer"].rpartition(".")[2]

@@ -17,6 +17,7 @@ once scapy is imported, is ``b"ready MS"``.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -64,6 +65,11 @@ def main() -> None:
 
     ctl = socket.socket(fileno=int(os.environ.pop("LABKIT_ZYGOTE_FD")))
     import_ms = agent.import_scapy()
+    # Move everything imported so far out of the collector's reach: a forked agent's
+    # collections then never touch (and so never copy) the pages it shares with the zygote
+    # (CPython's gc.freeze, made for pre-fork servers). Saves memory per agent.
+    gc.collect()
+    gc.freeze()
     ctl.send(f"ready {import_ms:.0f}".encode())
     signal.signal(signal.SIGCHLD, _reap)
     while True:

@@ -26,6 +26,8 @@ def web_lab(can_lab: None):  # type: ignore[no-untyped-def]
         for _ in range(50):
             if "you are" in ask(web, "127.0.0.1", 80):
                 break
+        else:
+            pytest.fail("the whoami server in 'web' never answered on port 80")
         yield lab
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from labkit import (
     Conflict,
+    InvalidArgument,
     InvalidName,
     InvalidSubnet,
     Lab,
@@ -147,9 +148,10 @@ def test_snapshot_reads_the_kernel(lab: Lab) -> None:
     assert vports[0]["master"] == "docker0"
     routes = snap["c1"]["routes"]
     assert {"dst": "default", "gateway": "172.17.42.1"}.items() <= routes[0].items()
-    assert any(f["port"] == c1.veth for f in snap["host"]["fdb"]) or c1.exec_run(
-        "ping -c1 -W1 172.17.42.1"
-    )
+    # c1's MAC is learnt on its veth port once c1 has sent a frame through the bridge
+    assert c1.exec_run("ping -n -c1 -W2 172.17.42.1").exit_code == 0
+    fdb = lab.snapshot()["host"]["fdb"]
+    assert any(f["port"] == c1.veth and f.get("mac") == c1.mac for f in fdb), fdb
     assert (
         "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
         in (snap["host"]["iptables"]["nat"])
@@ -207,7 +209,7 @@ def test_bad_lab_arguments_start_nothing(can_lab: None) -> None:
         Lab(subnet="10.99.0.1/24")
     with pytest.raises(InvalidSubnet, match="too small"):
         Lab(subnet="10.99.0.0/31")
-    with pytest.raises(Exception, match="unknown profile"):
+    with pytest.raises(InvalidArgument, match="unknown profile"):
         Lab(profile="ancient")
 
 
@@ -227,9 +229,19 @@ def test_two_labs_same_names(can_lab: None) -> None:
         ca, cb = a.run("web"), b.run("web")
         assert ca.ip == cb.ip == "172.17.0.2"
         assert ca.exec_run("ping -n -c1 -W2 172.17.0.1").exit_code == 0
-        # each lab sees only its own containers
-        assert a.host.exec_run("ip netns list").output.split()[0:1] != []
+        # each lab is its own world: distinct network namespaces everywhere, and breaking
+        # lab b's bridge leaves lab a's traffic flowing
+        def netns(node) -> str:  # type: ignore[no-untyped-def]
+            return str(node.exec_run("readlink /proc/self/ns/net").output.strip())
+
+        spaces = {netns(n) for n in (a.host, b.host, ca, cb)}
+        assert len(spaces) == 4 and all(s.startswith("net:[") for s in spaces), spaces
+        assert b.host.exec_run("ip link set docker0 down").exit_code == 0
+        assert cb.exec_run("ping -n -c1 -W1 172.17.0.1").exit_code != 0
+        assert ca.exec_run("ping -n -c1 -W2 172.17.0.1").exit_code == 0
         b.rm("web")
+        # removing b's web leaves a's web running and reachable
+        assert ca.exec_run("ping -n -c1 -W2 172.17.0.1").exit_code == 0
         assert a.containers.get("web").exec_run("hostname").exit_code == 0
 
 

@@ -15,6 +15,8 @@ import pytest
 from labkit import Lab
 from labkit.widgets import GATEWAY, OUTSIDE, Panel, SendResult, panel
 
+pytestmark = pytest.mark.lab
+
 RED = "#e03131"
 
 

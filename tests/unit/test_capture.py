@@ -192,3 +192,31 @@ def test_empty_capture(tmp_path: Path) -> None:
     cap._repr_html_()
     cap.save(str(tmp_path / "empty.pcap"))
     assert len(rdpcap(str(tmp_path / "empty.pcap"))) == 0
+
+
+def test_losses_are_shown() -> None:
+    from labkit.packets.capture import Capture
+
+    cap = Capture(
+        {"c1:eth0": [], "host:eth0": []},
+        failed={"c1:eth0": "the capture agent in c1 died"},
+        drops={"host:eth0": {"kernel": 7, "limit_reached": True, "not_returned": 3}},
+    )
+    text = repr(cap)
+    assert "c1:eth0: 0 (FAILED: the capture agent in c1 died)" in text
+    assert "7 dropped by the kernel" in text and "packet limit" in text and "3 not returned" in text
+    assert "FAILED" in cap._repr_html_() and cap.dropped == 7
+
+
+def test_a_capture_reply_is_kept_within_the_pipe_limit(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from labkit.daemon import probes
+
+    monkeypatch.setattr(probes, "MAX_FRAME", 4000)
+    out = {
+        "frames": {"a": [(b"x" * 1000, 0.0, 1)] * 3, "b": [(b"y" * 1000, 0.0, 1)] * 3},
+        "failed": {},
+        "drops": {"a": {}, "b": {}},
+    }
+    probes._fit_reply(out)
+    assert len(out["frames"]["a"]) == 2 and out["frames"]["b"] == []
+    assert out["drops"]["a"]["not_returned"] == 1 and out["drops"]["b"]["not_returned"] == 3
