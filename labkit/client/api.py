@@ -52,9 +52,14 @@ class LabAPI:
         driver: str = "bridge",
         parent: str | None = None,
         gateway: str | None = None,
+        ipv6: bool = False,
+        subnet6: str | None = None,
     ) -> dict[str, Any]:
-        """``docker network create [-d DRIVER] [--subnet S] [--gateway G] [-o parent=P] NAME``."""
-        return dict(self._call("network_create", name, subnet, driver, parent, gateway))
+        """``docker network create [-d DRIVER] [--subnet S] [--gateway G] [-o parent=P]
+        [--ipv6 [--subnet S6]] NAME``."""
+        return dict(
+            self._call("network_create", name, subnet, driver, parent, gateway, ipv6, subnet6)
+        )
 
     def network_rm(self, name: str) -> None:
         """``docker network rm NAME``."""

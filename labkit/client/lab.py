@@ -22,7 +22,7 @@ from labkit.client.packets import LabCapture
 from labkit.client.snapshot import Snapshot
 from labkit.core.ipam import check_overlap, reserved_ranges
 from labkit.core.profiles import get_profile
-from labkit.errors import InvalidArgument, LabClosed, NotFound
+from labkit.errors import InvalidArgument, InvalidSubnet, LabClosed, NotFound
 
 #: labs not closed yet: closed by :func:`_close_open_labs` at exit, before finalisation
 _OPEN: weakref.WeakSet[Lab] = weakref.WeakSet()
@@ -91,17 +91,23 @@ class NetworkCollection:
         driver: str = "bridge",
         parent: str | None = None,
         gateway: str | None = None,
+        ipv6: bool = False,
+        subnet6: str | None = None,
     ) -> Network:
         """A new network. Similar to ``docker network create [-d DRIVER] [--subnet S]
         [--gateway G] [-o parent=P] NAME``.
 
         ``driver="bridge"`` (the default) makes a ``br-…`` bridge; ``driver="macvlan"``
         puts containers straight on the parent's LAN (``parent="eth0"``, the host's
-        uplink, with the LAN's ``subnet`` and router as ``gateway``).
+        uplink, with the LAN's ``subnet`` and router as ``gateway``). ``ipv6=True``
+        (``--ipv6``, in a ``Lab(ipv6=True)``) adds an IPv6 /64: ``subnet6``, or the next
+        /64 of the lab's ULA prefix, as Docker 27 picks it.
         """
         return Network(
             self._lab,
-            self._lab.api.network_create(name, subnet, driver, parent, gateway),
+            self._lab.api.network_create(
+                name, subnet, driver, parent, gateway, ipv6, subnet6
+            ),
         )
 
     def list(self) -> list[Network]:
@@ -129,7 +135,9 @@ class Lab:
     (172.17.42.1/16, as in the article). ``subnet`` overrides the bridge network, e.g.
     ``"10.99.0.0/30"``; ``seed`` makes ids and veth names repeatable (notebooks use it so
     their stored outputs stay the same); ``icc=False`` is ``dockerd --icc=false``;
-    ``mode`` is ``"auto"``, ``"rootless"`` or ``"root"``.
+    ``mode`` is ``"auto"``, ``"rootless"`` or ``"root"``. ``ipv6=True`` is dockerd's
+    ``"ipv6": true``: docker0 gets a ULA /64 as well, the LAN gets IPv6 (2001:db8::/32)
+    and ip6tables gets Docker's rules, NAT included.
 
     The machine's own network is never touched: everything lives in namespaces owned by
     the lab's daemon, and the kernel frees them when the lab closes — or when this process
@@ -144,8 +152,14 @@ class Lab:
         seed: int | None = None,
         icc: bool = True,
         mode: str = "auto",
+        ipv6: bool = False,
     ) -> None:
         prof = get_profile(profile)
+        if isinstance(subnet, str) and ":" in subnet:
+            raise InvalidSubnet(
+                f"subnet {subnet!r} is IPv6, but docker0's subnet is its IPv4 one: use "
+                "Lab(ipv6=True), which gives docker0 a ULA /64 as Docker 27 does"
+            )
         if subnet is not None:
             check_overlap(subnet, reserved_ranges(prof))
         if seed is not None and not isinstance(seed, int):
@@ -161,7 +175,8 @@ class Lab:
         _OPEN.add(self)
         try:
             self.info: dict[str, Any] = self._api.start(
-                profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode
+                profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode,
+                **({"ipv6": True} if ipv6 else {}),
             )
         except BaseException:
             self._conn.close()
@@ -303,7 +318,8 @@ class Lab:
         Nodes are ``host``, ``outside`` and container names: ``"c1:eth0"``,
         ``f"host:{c1.veth}"``, ``"host:docker0"``, ``"host:eth0"``, ``"outside:eth0"``. Use it
         as a context manager; every sniffer is confirmed running before the block starts.
-        ``proto`` (``"icmp"``, ``"udp"``, ``"tcp"``, ``"arp"``, ``"ip"``), ``host`` and
+        ``proto`` (``"icmp"``, ``"udp"``, ``"tcp"``, ``"arp"``, ``"ip"``; ``"ip6"`` and
+        ``"icmp6"`` for IPv6, where ``icmp6`` includes NDP), ``host`` and
         ``port`` keep only matching packets (a filter like tcpdump's, applied in Python).
         """
         match = {k: v for k, v in (("proto", proto), ("host", host), ("port", port)) if v}

@@ -140,6 +140,11 @@ class Host(Node):
         """The uplink's address (what the outside world sees after NAT)."""
         return str(self._lab.info["uplink_ip"])
 
+    @property
+    def ip6(self) -> str | None:
+        """The uplink's IPv6 address in a ``Lab(ipv6=True)``, else None."""
+        return self._lab.info.get("uplink_ip6")
+
     def masquerade(self, on: bool | None = None) -> bool:
         """Is docker0's MASQUERADE rule in place? ``on=True/False`` adds/deletes it.
 
@@ -187,6 +192,11 @@ class Outside(Node):
         return str(self._lab.info["outside_ip"])
 
     @property
+    def ip6(self) -> str | None:
+        """An IPv6 server out there (2001:db8:113::10) in a ``Lab(ipv6=True)``, else None."""
+        return self._lab.info.get("outside_ip6")
+
+    @property
     def router_ip(self) -> str:
         return str(self._lab.info["router_ip"])
 
@@ -228,6 +238,11 @@ class Container(Node, Resource):
     def ip(self) -> str:
         """eth0's IPv4 address, e.g. ``172.17.0.2``."""
         return str(self.attrs["ip"])
+
+    @property
+    def ip6(self) -> str | None:
+        """eth0's IPv6 address on an IPv6 network (``--ipv6``), else None."""
+        return self.attrs.get("ip6") or None
 
     @property
     def network_mode(self) -> str:
@@ -309,6 +324,16 @@ class Network(Resource):
         """The Linux bridge: ``docker0``, or ``br-`` + 12 hex digits of the id (``""`` for
         a macvlan network, which has none)."""
         return str(self.attrs["bridge"])
+
+    @property
+    def ipv6(self) -> bool:
+        """Was it created with ``--ipv6`` (docker0: ``Lab(ipv6=True)``)?"""
+        return bool(self.attrs.get("ipv6"))
+
+    @property
+    def subnet6(self) -> str | None:
+        """Its IPv6 /64, e.g. a ULA ``fdxx:xxxx:xxxx::/64``; None without IPv6."""
+        return self.attrs.get("subnet6")
 
     @property
     def driver(self) -> str:

@@ -53,6 +53,7 @@ class DockerHost:
         seed: int | None = None,
         icc: bool = True,
         mode: str = "rootless",
+        ipv6: bool = False,
     ) -> None:
         self.profile = get_profile(profile)
         gateway = self.profile.gateway if subnet is None else None
@@ -67,6 +68,11 @@ class DockerHost:
         self.timings: dict[str, float] = {}
         self.br_netfilter = True
         self.dns: DnsService | None = None
+        #: dockerd's ``"ipv6": true`` (see :mod:`.ipv6`); the engine's host id, from which
+        #: Docker 27 derives its ULA prefix
+        self.ipv6 = bool(ipv6)
+        self.host_id = names.new_id(self.rng) if self.ipv6 else ""
+        self.info6: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- properties
     @property
@@ -108,6 +114,8 @@ class DockerHost:
             "resolver_ip": self.profile.resolver_ip,
             "daemon_pid": os.getpid(),
             "timings": dict(self.timings),
+            "ipv6": self.ipv6,
+            **self.info6,
         }
 
     # ----------------------------------------------------------------- start
@@ -175,6 +183,12 @@ class DockerHost:
         with netlink.inside(outside, self.home_fd):
             sock = bind_udp(p.resolver_ip)
         self.dns.add(sock, self._resolve_outside, forward=False)
+        if self.ipv6:
+            from labkit.core import ipv6 as v6
+            from labkit.daemon import ipv6
+
+            self.info6 = {**ipv6.start(self), "uplink_ip6": v6.UPLINK6,
+                          "router_ip6": v6.ROUTER6, "outside_ip6": v6.WORLD6}  # fmt: skip
         self.timings["start_ms"] = (time.perf_counter() - t0) * 1000
         return self.info()
 
@@ -403,7 +417,7 @@ class DockerHost:
         cid = names.new_id(self.rng)
         hostname = names.short_id(cid)
         veth = self._new_veth()
-        ns = netlink.create_netns(name, self.home_fd, ipv6=False)
+        ns = netlink.create_netns(name, self.home_fd, ipv6=net.ipam6 is not None)
         undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
         steps: list[dict[str, Any]] = []
         if net.driver == "macvlan":
@@ -433,6 +447,12 @@ class DockerHost:
         t = time.perf_counter()
         rt.default_route(net.gateway)
         self._step(steps, stepwise, f"ip -n {name} route add default via {net.gateway}", t)
+        ip6 = ""
+        if net.ipam6 is not None:
+            from labkit.daemon import ipv6
+
+            ip6 = ipv6.attach(ns, "eth0", net, fresh=True)
+            undo.append(lambda: net.ipam6.release(ip6) if net.ipam6 else None)
         # on a user-defined network --link writes nothing to /etc/hosts: the embedded DNS
         # answers the alias for this container only (measured on Docker 20.10)
         files = self._write_files(name, hostname, ip, [] if net.user_defined else link_entries,
@@ -450,7 +470,7 @@ class DockerHost:
             holder=pid,
             files=files,
             id=cid,
-            endpoints=[Endpoint(net.name, "eth0", ip, mac, veth)],
+            endpoints=[Endpoint(net.name, "eth0", ip, mac, veth, ip6)],
             links=dict(links),
             steps=steps,
             created=time.monotonic(),
@@ -537,6 +557,9 @@ class DockerHost:
                     rec.netns.rt.link_del(rec.netns.index(e.ifname))
             if e.network in self.networks:
                 self.networks[e.network].ipam.release(e.ip)
+                ipam6 = self.networks[e.network].ipam6
+                if ipam6 is not None and e.ip6:
+                    ipam6.release(e.ip6)
         if modes.owns_netns(rec):
             rec.netns.close()
             netlink.delete_netns_file(rec.netns.path)

@@ -43,6 +43,8 @@ def create(
     driver: str = "bridge",
     parent: str | None = None,
     gateway: str | None = None,
+    ipv6: bool = False,
+    subnet6: str | None = None,
 ) -> dict[str, Any]:
     """``docker network create [-d DRIVER] [--subnet S] [--gateway G] [-o parent=P] NAME``
     (the bridge driver here; macvlan in :mod:`.macvlan`)."""
@@ -50,16 +52,23 @@ def create(
 
     names.validate_name(name, "network")
     macvlan.check_driver(driver, parent)
+    from labkit.daemon import ipv6 as v6
+
+    v6.check_network(host, ipv6, subnet, subnet6)
+    if ipv6 and driver != "bridge":
+        raise InvalidArgument("labkit builds IPv6 on bridge networks only (not on macvlan)")
     if name in host.networks or name in ("host", "none"):
         raise Conflict(f"network with name {name} already exists")
     if driver == "macvlan":
         return macvlan.create(host, name, str(parent), subnet, gateway)
     net_addr = _pick_subnet(host, subnet)
+    sub6 = v6.pick_subnet6(host, subnet6) if ipv6 else None
     nid = names.new_id(host.rng)
     bridge = names.bridge_name(nid)
     ipam = IPAM(str(net_addr), gateway=gateway)
     ipr = host.host.ipr
     ipr.link("add", ifname=bridge, kind="bridge", address=host._host_mac(), txqlen=0)
+    rules: list[firewall.Command] = []
     try:
         index = host.host.index(bridge)
         ipr.addr("add", index=index, address=str(ipam.gateway), prefixlen=ipam.prefixlen,
@@ -69,11 +78,18 @@ def create(
         from labkit.daemon.tools import apply_rules
 
         apply_rules(rules)
+        net = Network(name, nid, bridge, ipam, index, True, True, rules, time.monotonic())
+        if sub6 is not None:
+            v6.enable_on_bridge(host, net, sub6)
+            net.rules6 = v6.setup_rules(host, net)
     except BaseException:
+        from labkit.daemon.tools import apply_rules
+
+        with contextlib.suppress(Exception):
+            apply_rules(firewall.deletions(rules))
         with contextlib.suppress(Exception):
             ipr.link("del", ifname=bridge)
         raise
-    net = Network(name, nid, bridge, ipam, index, True, True, rules, time.monotonic())
     host.networks[name] = net
     return net.attrs([])
 
@@ -92,6 +108,10 @@ def remove(host: DockerHost, name: str) -> None:
     from labkit.daemon.tools import apply_rules
 
     apply_rules(firewall.deletions(net.rules))
+    if net.rules6:
+        from labkit.daemon import ipv6
+
+        ipv6.apply6(firewall.deletions(net.rules6))
     if net.driver == "bridge":  # a macvlan network's index is its parent, the uplink
         with contextlib.suppress(OSError):
             host.host.rt.link_del(net.index)
@@ -122,13 +142,18 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
             idx = rec.netns.index(ifname)
             rec.netns.rt.addr_add(idx, ip, net.ipam.prefixlen, net.ipam.broadcast)
             rec.netns.rt.link_up(idx)
+            ip6 = ""
+            if net.ipam6 is not None:
+                from labkit.daemon import ipv6
+
+                ip6 = ipv6.attach(rec.netns, ifname, net, fresh=rec.primary is None)
         except BaseException:
             _unplug(host, rec, ifname, veth)
             raise
     except BaseException as exc:
         net.ipam.release(ip)
         raise host._translate(exc, f"docker network connect {name} {container}") from None
-    rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth))
+    rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth, ip6))
     rec.next_if += 1
     _update_gateway(host, rec)
     if net.user_defined:
@@ -157,6 +182,8 @@ def disconnect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
             rec.ports.remove(pub)
     _unplug(host, rec, ep.ifname, ep.veth)
     net.ipam.release(ep.ip)
+    if net.ipam6 is not None and ep.ip6:
+        net.ipam6.release(ep.ip6)
     rec.endpoints.remove(ep)
     _update_gateway(host, rec)
     return host.attrs(rec)

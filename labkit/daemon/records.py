@@ -26,6 +26,7 @@ class Endpoint:
     ip: str
     mac: str
     veth: str
+    ip6: str = ""
 
 
 @dataclass
@@ -56,6 +57,9 @@ class Network:
     #: and ``index`` is its parent's
     driver: str = "bridge"
     parent: str | None = None
+    #: the network's IPv6 pool (``--ipv6``), and the ip6tables rules made for it
+    ipam6: Any = None
+    rules6: list[firewall.Command] = field(default_factory=list)
 
     @property
     def gateway(self) -> str:
@@ -77,6 +81,9 @@ class Network:
             "subnet": self.subnet,
             "gateway": self.gateway,
             "user_defined": self.user_defined,
+            "ipv6": self.ipam6 is not None,
+            "subnet6": str(self.ipam6.subnet) if self.ipam6 is not None else None,
+            "gateway6": str(self.ipam6.gateway) if self.ipam6 is not None else None,
             "icc": self.icc,
             "containers": containers,
         }
@@ -145,6 +152,7 @@ class NodeRecord:
             "network": first.network if first else None,
             "network_mode": self.network_mode or (first.network if first else None),
             "ip": first.ip if first else "",
+            "ip6": (first.ip6 or None) if first else None,
             "prefixlen": net.ipam.prefixlen if net else None,
             "mac": first.mac if first else "",
             "gateway": net.gateway if net else None,
@@ -153,6 +161,7 @@ class NodeRecord:
                 e.network: {
                     "ifname": e.ifname,
                     "ip": e.ip,
+                    "ip6": e.ip6 or None,
                     "mac": e.mac,
                     "veth": e.veth,
                     "gateway": networks[e.network].gateway if e.network in networks else None,

@@ -59,10 +59,12 @@ class Daemon:
         driver: str = "bridge",
         parent: str | None = None,
         gateway: str | None = None,
+        ipv6: bool = False,
+        subnet6: str | None = None,
     ) -> Any:
         from labkit.daemon import networks
 
-        return networks.create(self.host, name, subnet, driver, parent, gateway)
+        return networks.create(self.host, name, subnet, driver, parent, gateway, ipv6, subnet6)
 
     @rpc(serial=True)
     def network_rm(self, name: str) -> None:
