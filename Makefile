@@ -11,12 +11,29 @@ APT_PACKAGES := iproute2 iptables nftables bridge-utils net-tools iputils-ping c
 BROWSER_APT := chromium
 PORT ?= 8888
 
-.PHONY: lab test deps system venv unit integration notebooks browser browser-deps lint bench html hub-deps hub \
+.PHONY: lab fonts test deps system venv unit integration notebooks browser browser-deps lint bench html hub-deps hub \
         doctor clean-venv
 
-lab: deps ## open JupyterLab on the tutorial (on localhost; as root it needs --allow-root)
+# The edition that matches the locale: LANG=ja_JP.UTF-8 (or LC_ALL/LC_MESSAGES ja_*) opens the
+# Japanese notebooks (notebooks/ja/) with JupyterLab's interface in Japanese; EDITION=en|ja chooses.
+EDITION ?= $(if $(filter ja%,$(firstword $(LC_ALL) $(LC_MESSAGES) $(LANG))),ja,en)
+LAB_START := $(if $(filter ja,$(EDITION)),ja/,)00-start-here.ipynb
+LAB_LOCALE := $(if $(filter ja,$(EDITION)),ja_JP,en)
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+lab: deps fonts ## open JupyterLab on the tutorial (on localhost; as root it needs --allow-root)
+	@mkdir -p $(dir $(LAB_OVERRIDES))
+	@echo '{"@jupyterlab/translation-extension:plugin": {"locale": "$(LAB_LOCALE)"}}' > $(LAB_OVERRIDES)
+	@echo "edition: $(EDITION) (notebooks/$(LAB_START)); choose with make lab EDITION=en|ja"
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=notebooks \
-		--ServerApp.default_url=/lab/tree/00-start-here.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
+		--ServerApp.default_url=/lab/tree/$(LAB_START) $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# A CJK font for the Japanese edition's text and diagrams (Debian's fonts-noto-cjk), if none
+fonts:
+	@fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || { \
+	  echo "installing Debian packages: fonts-noto-cjk"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-noto-cjk fontconfig; }
 
 test: deps hub-deps lint ## every test: unit, integration (real labs), notebooks (nbval)
 	$(PY) -m labkit doctor

@@ -41,6 +41,8 @@ _EXPORTS = {
     "LabClosed": "labkit.errors",
     "DaemonDied": "labkit.errors",
     "KernelError": "labkit.errors",
+    "set_language": "labkit.i18n",
+    "get_language": "labkit.i18n",
 }
 
 __all__ = [
@@ -66,6 +68,8 @@ __all__ = [
     "LabClosed",
     "DaemonDied",
     "KernelError",
+    "set_language",
+    "get_language",
 ]
 
 
@@ -100,3 +104,4 @@ if TYPE_CHECKING:
         NotFound,
         SubnetExhausted,
     )
+    from labkit.i18n import get_language, set_language

@@ -93,7 +93,7 @@ print((time.perf_counter() - t) * 1000 / n)
 def kernel_floor(n: int, mode: str | None = None) -> float:
     """ms per container for the kernel's steps alone (see ``FLOOR_SCRIPT``), at N = ``n``."""
     mode = mode or sandbox.choose_mode()
-    argv = [sandbox.which("unshare") or "unshare", *sandbox.MODES[mode][1:]]
+    argv = sandbox.ns_argv(mode)
     env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + sandbox.SBIN_PATH)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     r = subprocess.run(

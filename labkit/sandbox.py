@@ -138,7 +138,7 @@ def _user_prefix(mode: str) -> list[str]:
     return [which("unshare") or "unshare", "--user", "--map-root-user"]
 
 
-def _ns_argv(mode: str, *, proc: bool = True) -> list[str]:
+def ns_argv(mode: str, *, proc: bool = True) -> list[str]:
     """The whole sandbox argv prefix for ``mode`` (the command to run follows)."""
     unshare = which("unshare") or "unshare"
     base = [b for b in BASE if proc or b != "--mount-proc"]
@@ -186,7 +186,7 @@ def probe_steps(mode: str) -> dict[str, Step]:
     if mode == "root" and os.geteuid() != 0:
         return {"namespaces": Step(False, errno.EPERM, "root mode needs root")}
     inner = [sys.executable, "-c", _INNER_PROBE]
-    code, out, said = _run([*_ns_argv(mode), *inner])
+    code, out, said = _run([*ns_argv(mode), *inner])
     if code != 0:
         if mode == "rootless":
             unshare = which("unshare") or "unshare"
@@ -196,12 +196,12 @@ def probe_steps(mode: str) -> dict[str, Step]:
             steps["map"] = _step(*_run([*_user_prefix(mode), "true"])[::2])
             if not steps["map"].ok:
                 return steps
-        without_proc = _ns_argv(mode, proc=False)
+        without_proc = ns_argv(mode, proc=False)
         steps["namespaces"] = _step(*_run([*without_proc, "true"])[::2])
         if not steps["namespaces"].ok:
             return steps
-        steps["proc"] = _step(*_run([*_ns_argv(mode), "true"])[::2])
-        code, out, said = _run([*(_ns_argv(mode) if steps["proc"].ok else without_proc), *inner])
+        steps["proc"] = _step(*_run([*ns_argv(mode), "true"])[::2])
+        code, out, said = _run([*(ns_argv(mode) if steps["proc"].ok else without_proc), *inner])
         if code != 0:
             steps["python"] = _step(code, said)
             return steps
@@ -348,7 +348,7 @@ def spawn_daemon(mode: str | Plan) -> subprocess.Popen[bytes]:
     """Start ``python -m labkit.daemon`` in a fresh sandbox; pipes on stdin/stdout/stderr."""
     # a mode's name: its plan from the (cached) probe, e.g. a read-only sysfs
     chosen = mode if isinstance(mode, Plan) else plan(facts((mode,)), mode) or Plan(mode)
-    argv = [*_ns_argv(chosen.mode), sys.executable, "-m", "labkit.daemon",
+    argv = [*ns_argv(chosen.mode), sys.executable, "-m", "labkit.daemon",
             f"--sysfs={chosen.sysfs}"]  # fmt: skip
     return subprocess.Popen(
         argv,

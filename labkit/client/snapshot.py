@@ -33,11 +33,15 @@ class Snapshot:
     def to_json(self) -> str:
         return json.dumps(self.data, indent=1, sort_keys=True)
 
-    def diagram(self, flow: Any = None, *, title: str | None = None) -> Any:
-        """The topology picture (a ``graphviz.Digraph``), optionally with a flow drawn on it."""
+    def diagram(self, flow: Any = None, *, title: str | None = None, **options: Any) -> Any:
+        """The topology picture (a ``graphviz.Digraph``), optionally with a flow drawn on it.
+
+        ``options`` go to :func:`labkit.views.diagram`: ``show_lo=True``, ``rankdir="TB"``,
+        ``lang="ja"``.
+        """
         from labkit.views.diagram import diagram
 
-        return diagram(self.data, flow=flow, title=title)
+        return diagram(self.data, flow=flow, title=title, **options)
 
     def _repr_html_(self) -> str:
         from labkit.views.html import snapshot_html

@@ -34,6 +34,9 @@ Frame = tuple[bytes, float, int]
 _ICMP_ERRORS = {3, 4, 5, 11, 12}
 _PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp"}
 _MAX_HTML_ROWS = 200
+_MATCHED = (
+    "(matched by IP id, protocol and payload; highlighted: rewritten on the way, e.g. by NAT)"
+)
 
 
 def _decode(raw: bytes, t: float, linktype: int, point: str) -> Packet:
@@ -308,6 +311,8 @@ class Capture(Mapping[str, PacketList]):
         return f"<Capture {counts}; {len(self.matches())} packets matched across points>"
 
     def _repr_html_(self) -> str:
+        from labkit.i18n import tr  # the words follow labkit.set_language; the packets don't
+
         esc = html.escape
         t0 = self.start_time or 0.0
         style = (
@@ -316,18 +321,23 @@ class Capture(Mapping[str, PacketList]):
             "font-weight:bold}</style>"
         )
         parts = [style, '<div class="labkit-cap">']
-        parts.append(
-            f"<p><b>Capture</b>: {len(self)} points, {len(self.matches())} packets "
-            "seen at several points</p>"
+        counts = tr("{n} points, {m} packets seen at several points").format(
+            n=len(self), m=len(self.matches())
         )
-        parts.append(self._html_alignment(t0))
+        parts.append(f"<p><b>{esc(tr('Capture'))}</b>: {esc(counts)}</p>")
+        merged = self._html_alignment(t0)
+        parts.append(merged)
+        # The merged table is the story; the per-point lists are there to dig into, so they
+        # start collapsed when the merged table is shown.
+        fold = "<details>" if merged else "<details open>"
         for point, pl in self._lists.items():
             lost = self._losses(point)
             lost_html = f" <b style='color:#e03131'>({esc(lost)})</b>" if lost else ""
             parts.append(
-                f"<details open><summary><b>{esc(point)}</b> — {len(pl)} packets{lost_html}"
-                "</summary><table><tr><th>#</th><th>t (ms)</th><th>src → dst</th>"
-                "<th>summary</th></tr>"
+                f"{fold}<summary><b>{esc(point)}</b> — "
+                f"{esc(tr('{n} packets').format(n=len(pl)))}{lost_html}</summary><table><tr>"
+                f"<th>#</th><th>t (ms)</th><th>{esc(tr('src → dst'))}</th>"
+                f"<th>{esc(tr('summary'))}</th></tr>"
             )
             for i, pkt in enumerate(pl[:_MAX_HTML_ROWS]):
                 a = _addresses(pkt)
@@ -337,21 +347,24 @@ class Capture(Mapping[str, PacketList]):
                     f"<td>{esc(flow)}</td><td>{esc(pkt.summary())}</td></tr>"
                 )
             if len(pl) > _MAX_HTML_ROWS:
-                parts.append(f"<tr><td colspan=4>… {len(pl) - _MAX_HTML_ROWS} more</td></tr>")
+                more = tr("… {n} more").format(n=len(pl) - _MAX_HTML_ROWS)
+                parts.append(f"<tr><td colspan=4>{esc(more)}</td></tr>")
             parts.append("</table></details>")
         parts.append("</div>")
         return "".join(parts)
 
     def _html_alignment(self, t0: float) -> str:
         """The 'same packet across points' table; rewritten fields are highlighted."""
+        from labkit.i18n import tr
+
         esc = html.escape
         found = self.matches()
         if len(self._lists) < 2 or not found:
             return ""
         points = list(self._lists)
         rows = [
-            "<details open><summary><b>Same packet across points</b> (matched by IP id, "
-            "protocol and payload; highlighted: rewritten on the way, e.g. by NAT)</summary>"
+            f"<details open><summary><b>{esc(tr('Same packet across points'))}</b> "
+            f"{esc(tr(_MATCHED))}</summary>"
             "<table><tr><th>#</th><th>proto</th>"
             + "".join(f"<th>{esc(p)}</th>" for p in points)
             + "</tr>"

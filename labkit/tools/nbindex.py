@@ -1,6 +1,10 @@
 """Generate ``notebooks/README.md`` and each notebook's previous/next links.
 
-``python -m labkit.tools.nbindex notebooks/`` writes both; ``--check`` only reports what is
+Each edition has its own folder: English in ``notebooks/``, Japanese in ``notebooks/ja/``
+(a folder named after a language of :data:`labkit.i18n.LANGUAGES` is that edition). The
+index and the links are written in the folder's language, and the two indexes link to
+each other. ``python -m labkit.tools.nbindex notebooks/`` writes both (and, given the
+English folder, the Japanese edition's too); ``--check`` only reports what is
 out of date (exit 1), for tests and CI. Idempotent: the navigation cell carries the tag
 ``labkit-nav`` and is replaced, never duplicated. Notebooks are the ``NN-*.ipynb`` files, in
 name order; the title is the first markdown cell's ``# `` line.
@@ -42,6 +46,75 @@ Run them all again (outputs are stored in the files):
 `pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env notebooks/`.
 """
 
+EDITION_LINK_EN = """
+**日本語版**: the same notebooks with Japanese prose, for the readers of the original
+article, are in [ja/](ja/README.md) (「日本語版の目次」), with a
+[用語集 (glossary)](ja/glossary.md).
+"""
+
+ARTICLE = "「Docker の基本学習 ~ Docker のネットワーク」"
+ARTICLE_SEARCH = (
+    "https://qiita.com/search?q=%E3%80%8CDocker%20%E3%81%AE%E5%9F%BA%E6%9C%AC%E5%AD%A6%E7%BF%92"
+    "%20~%20Docker%20%E3%81%AE%E3%83%8D%E3%83%83%E3%83%88%E3%83%AF%E3%83%BC%E3%82%AF%E3%80%8D"
+)
+
+INDEX_HEAD_JA = f"""\
+# labkit チュートリアル — 単一ホストで Docker はコンテナをどうつなぐか
+
+<!-- `python -m labkit.tools.nbindex notebooks/ja/` が生成します。編集はノートブックの方へ -->
+
+このノートブック集は、Qiita の @Arturias さんの記事 [{ARTICLE}]({ARTICLE_SEARCH})
+([著者のページ](https://qiita.com/Arturias)) を、一つずつ本物のカーネルで確かめていく
+ものです。記事の冒頭はこうです。
+
+> 単一ホスト内での Docker のネットワークの仕組みをまとめてみる。
+
+各ノートブックは自分専用のラボ (自前の名前空間に閉じ込めた小さな Docker デーモン。
+マシン本体のネットワークには一切触れません) を起動し、記事と同じツールで本物のカーネル
+オブジェクトを見せ、図を描き、最後に自分で確かめられる小さな演習とまとめで終わります。
+
+`make lab` で順に開くか (ロケールが `ja_JP.UTF-8` ならこの日本語版が開きます)、保存済みの
+出力をここでそのまま読んでください。コードは英語版と同じです。英語版は
+[English edition](../README.md)、用語の対応は [用語集](glossary.md) にあります。
+
+| # | ノートブック | 内容 |
+|---|----------|-------------|
+"""
+
+INDEX_TAIL_JA = """
+## 記事の参考サイト
+
+記事が参考にしたページ (記事の「参考サイト」より):
+
+- KVMで始めるプライベート・クラウドへの第一歩
+- 第6回 Linuxカーネルのコンテナ機能[5] ─ネットワーク
+- Docker入門: コンテナ型仮想化技術の仕組みと使い方
+
+## 実行とテスト
+
+全部を実行し直す (出力はファイルに保存されます):
+`python -m labkit.tools.run_notebooks notebooks/ja/`。保存済みの出力と一致するか確かめる:
+`pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env notebooks/ja/`。
+英語版と歩調を合わせる (コードのコピーと、訳し直しが必要なセルの一覧):
+`python -m labkit.tools.editions notebooks/ notebooks/ja/`。
+"""
+
+NAV_CONTENTS = {"en": "Contents", "ja": "目次"}
+
+
+def language_of(folder: Path) -> str:
+    """The edition a folder holds: ``"ja"`` for ``…/ja``, else English."""
+    return "ja" if folder.resolve().name == "ja" else "en"
+
+
+def editions(folder: Path) -> list[Path]:
+    """``folder`` and the edition folders inside it that hold notebooks (``folder/ja``)."""
+    out = [folder]
+    sub = folder / "ja"
+    if language_of(folder) == "en" and sub.is_dir() and notebooks(sub):
+        out.append(sub)
+    return out
+
 
 def notebooks(folder: Path) -> list[Path]:
     """The tutorial's notebooks, in reading order."""
@@ -66,7 +139,7 @@ def summary_of(nb: nbformat.NotebookNode) -> str:
         para = para.strip()
         if para and not para.startswith(("#", ">", "|", "-", "*", "<", "!")):
             text = " ".join(para.split())
-            m = re.match(r"(.+?[.!?])(\s|$)", text)
+            m = re.match(r"(.+?[.!?])(\s|$)", text) or re.match(r"(.+?。)", text)
             if len(text) > 200 and m:
                 text = m.group(1)
             return text.replace("|", "\\|")
@@ -79,13 +152,16 @@ def render_index(folder: Path) -> str:
         nb = nbformat.read(p, as_version=4)
         num = p.name[:2]
         rows.append(f"| {num} | [{title_of(nb)}]({p.name}) | {summary_of(nb)} |")
-    return INDEX_HEAD + "\n".join(rows) + "\n" + INDEX_TAIL
+    if language_of(folder) == "ja":
+        return INDEX_HEAD_JA + "\n".join(rows) + "\n" + INDEX_TAIL_JA
+    tail = INDEX_TAIL + (EDITION_LINK_EN if len(editions(folder)) > 1 else "")
+    return INDEX_HEAD + "\n".join(rows) + "\n" + tail
 
 
-def nav_source(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
+def nav_source(prev: tuple[str, str] | None, nxt: tuple[str, str] | None, lang: str = "en") -> str:
     left = f"← [{prev[1]}]({prev[0]})" if prev else ""
     right = f"[{nxt[1]}]({nxt[0]}) →" if nxt else ""
-    parts = [s for s in (left, f"[Contents]({INDEX_NAME})", right) if s]
+    parts = [s for s in (left, f"[{NAV_CONTENTS[lang]}]({INDEX_NAME})", right) if s]
     return "---\n" + " | ".join(parts)
 
 
@@ -113,22 +189,28 @@ def plan(folder: Path) -> dict[Path, str]:
         nb = nbformat.read(p, as_version=4)
         prev = titles[i - 1] if i > 0 else None
         nxt = titles[i + 1] if i + 1 < len(paths) else None
-        out[p] = nbformat.writes(with_nav(nb, nav_source(prev, nxt))) + "\n"
+        out[p] = nbformat.writes(with_nav(nb, nav_source(prev, nxt, language_of(folder)))) + "\n"
     return out
 
 
 def stale(folder: Path) -> list[Path]:
-    """Files whose content differs from what :func:`plan` generates."""
-    return [p for p, text in plan(folder).items() if not p.exists() or p.read_text() != text]
+    """Files whose content differs from what :func:`plan` generates (every edition)."""
+    return [
+        p
+        for f in editions(folder)
+        for p, text in plan(f).items()
+        if not p.exists() or p.read_text() != text
+    ]
 
 
 def update(folder: Path) -> list[Path]:
-    """Write the index and the navigation cells; returns the files that changed."""
+    """Write the indexes and the navigation cells; returns the files that changed."""
     changed = []
-    for p, text in plan(folder).items():
-        if not p.exists() or p.read_text() != text:
-            p.write_text(text)
-            changed.append(p)
+    for f in editions(folder):
+        for p, text in plan(f).items():
+            if not p.exists() or p.read_text() != text:
+                p.write_text(text)
+                changed.append(p)
     return changed
 
 

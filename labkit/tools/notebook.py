@@ -91,7 +91,18 @@ class SideBySide:
 
 
 def side_by_side(
-    left: str, right: str, left_title: str = "the article", right_title: str = "your lab"
+    left: str, right: str, left_title: str | None = None, right_title: str | None = None
 ) -> SideBySide:
-    """Show two outputs next to each other, e.g. the article's ``brctl show`` and the lab's."""
-    return SideBySide(left, right, left_title, right_title)
+    """Show two outputs next to each other, e.g. the article's ``brctl show`` and the lab's.
+
+    The titles default to "the article" and "your lab", in labkit's language
+    (:func:`labkit.set_language`).
+    """
+    from labkit.i18n import tr
+
+    return SideBySide(
+        left,
+        right,
+        tr("the article") if left_title is None else left_title,
+        tr("your lab") if right_title is None else right_title,
+    )

@@ -1,11 +1,13 @@
 """Execute the tutorial's notebooks in place and store their real outputs.
 
 ``python -m labkit.tools.run_notebooks notebooks/`` (or single ``.ipynb`` files) runs every
-notebook with nbclient on the ``python3`` kernel of this environment (timeout 120 s per
-cell), writes the outputs back, prints the time each took and the total, and fails when a
-cell raised or when any code cell is left without an execution count (nbval silently skips
-such cells, so they would never be tested). The index and navigation links are refreshed
-first (:mod:`labkit.tools.nbindex`).
+notebook of both editions (``notebooks/`` and the Japanese ``notebooks/ja/``; give
+``notebooks/ja/`` for that edition alone, or ``--no-editions`` for the English one alone)
+with nbclient on the ``python3`` kernel of this environment (timeout 120 s per cell), writes
+the outputs back, prints the time each took and the total, and fails when a cell raised or
+when any code cell is left without an execution count (nbval silently skips such cells, so
+they would never be tested). The index and navigation links are refreshed first
+(:mod:`labkit.tools.nbindex`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,15 @@ from labkit.tools import nbindex
 CELL_TIMEOUT = 120
 
 
-def expand(targets: list[Path]) -> list[Path]:
+def expand(targets: list[Path], *, editions: bool = True) -> list[Path]:
+    """The notebooks to run: files as given, folders with their edition sub-folders."""
     out: list[Path] = []
     for t in targets:
-        out.extend(nbindex.notebooks(t) if t.is_dir() else [t])
+        if not t.is_dir():
+            out.append(t)
+            continue
+        for folder in nbindex.editions(t) if editions else [t]:
+            out.extend(nbindex.notebooks(folder))
     return out
 
 
@@ -62,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("targets", nargs="*", type=Path, default=[Path("notebooks")])
     ap.add_argument("--kernel", default="python3")
     ap.add_argument("--no-index", action="store_true", help="leave README.md and links alone")
+    ap.add_argument(
+        "--no-editions", action="store_true", help="a folder's notebooks only, not its ja/"
+    )
     args = ap.parse_args(argv)
     folders = {t if t.is_dir() else t.parent for t in args.targets}
     if not args.no_index:
@@ -70,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"index: wrote {p}")
     failed: list[str] = []
     total = 0.0
-    for path in expand(args.targets):
+    for path in expand(args.targets, editions=not args.no_editions):
         try:
             dt = run_one(path, args.kernel)
         except CellExecutionError as exc:

@@ -8,7 +8,9 @@
   Jupyter ships: no extra package);
 * links between them are rewritten: ``x.ipynb`` → ``x.html``, ``README.md`` →
   ``index.html``, ``y.md`` → ``y.html`` (relative links only; anchors are kept);
-* ``figures/`` is copied as it is.
+* ``figures/`` is copied as it is;
+* an edition sub-folder (``notebooks/ja/``, the Japanese edition) becomes ``site/ja/``, built
+  the same way with its notes in Japanese; the two indexes link to each other.
 
 The index lists any page its README does not already link to. The output folder is
 created; files in it with the same names are overwritten, others are left alone.
@@ -42,6 +44,18 @@ LIVE_NOTE = (
     "Live widgets (the lab panel of <code>labkit.widgets.Panel</code>) need a running lab "
     "and kernel: their state is not stored, so they do not appear here. Run the notebook "
     "yourself with <code>make lab</code>."
+)
+INDEX_NOTE_JA = (
+    "これらのページはノートブックの静的なコピーです。出力は実際の実行で保存されたもので、"
+    "ブラウザの中では何も動きません。ライブのウィジェット (<code>labkit.widgets.Panel</code> "
+    "のラボパネル) には動いているラボとカーネルが必要です。<code>make lab</code> で"
+    "ノートブックを開いて実行してください。"
+)
+LIVE_NOTE_JA = (
+    "labkit ノートブックの静的なコピーです。以下の出力は実際の実行で保存されたものです。"
+    "ライブのウィジェット (<code>labkit.widgets.Panel</code> のラボパネル) は動いている"
+    "ラボとカーネルが必要で、その状態は保存されないため、ここには表示されません。"
+    "<code>make lab</code> で自分で実行してみてください。"
 )
 NOTE_STYLE = (
     "margin: 8px auto; max-width: 1100px; padding: 8px 12px; border-left: 4px solid #1c7ed6; "
@@ -88,13 +102,14 @@ def _nb_title(nb: nbformat.NotebookNode, fallback: str) -> str:
         return fallback
 
 
-def notebook_page(path: Path, exporter=None) -> str:  # type: ignore[no-untyped-def]
+def notebook_page(path: Path, exporter=None, lang: str = "en") -> str:  # type: ignore[no-untyped-def]
     """One notebook as a full HTML page, from its stored outputs."""
     exporter = exporter or _exporter()
     nb = nbformat.read(path, as_version=4)
     title = _nb_title(nb, path.stem)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    note = f'<div class="labkit-static-note" style="{NOTE_STYLE}">{LIVE_NOTE}</div>'
+    live = LIVE_NOTE_JA if lang == "ja" else LIVE_NOTE
+    note = f'<div class="labkit-static-note" style="{NOTE_STYLE}">{live}</div>'
     body = re.sub(r"(<body\b[^>]*>)", lambda m: m[1] + "\n" + note, body, count=1)
     return rewrite_links(body)
 
@@ -106,11 +121,11 @@ def markdown_html(text: str) -> str:
     return rewrite_links(markdown2html(text))
 
 
-def markdown_page(text: str, title: str, extra: str = "") -> str:
+def markdown_page(text: str, title: str, extra: str = "", lang: str = "en") -> str:
     """A markdown document as a small standalone HTML page."""
     content = markdown_html(text)
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -147,12 +162,13 @@ def build(src: Path, out: Path, *, verbose: bool = False) -> list[Path]:
         raise FileNotFoundError(f"no notebook folder {src}")
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    lang = nbindex.language_of(src)
     exporter = _exporter()
     pages: list[tuple[str, str]] = []  # (file name, title) of the notebook pages
     for nb_path in nbindex.notebooks(src):
         t0 = time.perf_counter()
         target = out / page_name(nb_path.name)
-        target.write_text(notebook_page(nb_path, exporter), encoding="utf-8")
+        target.write_text(notebook_page(nb_path, exporter, lang), encoding="utf-8")
         written.append(target)
         title = _nb_title(nbformat.read(nb_path, as_version=4), nb_path.stem)
         pages.append((target.name, title))
@@ -166,7 +182,7 @@ def build(src: Path, out: Path, *, verbose: bool = False) -> list[Path]:
         text = md.read_text(encoding="utf-8")
         title = _title_of_markdown(text, md.stem)
         target = out / page_name(md.name)
-        target.write_text(markdown_page(text, title), encoding="utf-8")
+        target.write_text(markdown_page(text, title, lang=lang), encoding="utf-8")
         written.append(target)
         docs.append((target.name, title))
         if verbose:
@@ -181,11 +197,14 @@ def build(src: Path, out: Path, *, verbose: bool = False) -> list[Path]:
         items = "".join(
             f'<li><a href="{html.escape(n)}">{html.escape(t)}</a></li>' for n, t in missing
         )
-        extra += f"<h2>Pages</h2>\n<ul>{items}</ul>\n"
-    extra += f'<div class="labkit-static-note">{INDEX_NOTE}</div>\n'
+        extra += f"<h2>{'ページ' if lang == 'ja' else 'Pages'}</h2>\n<ul>{items}</ul>\n"
+    extra += (
+        f'<div class="labkit-static-note">{INDEX_NOTE_JA if lang == "ja" else INDEX_NOTE}</div>\n'
+    )
     index = out / "index.html"
     index.write_text(
-        markdown_page(text, _title_of_markdown(text, "labkit tutorial"), extra), encoding="utf-8"
+        markdown_page(text, _title_of_markdown(text, "labkit tutorial"), extra, lang),
+        encoding="utf-8",
     )
     written.append(index)
 
@@ -194,6 +213,8 @@ def build(src: Path, out: Path, *, verbose: bool = False) -> list[Path]:
         shutil.copytree(figures, out / FIGURES, dirs_exist_ok=True)
         if verbose:
             print(f"{figures} -> {out / FIGURES}")
+    for edition in nbindex.editions(src)[1:]:
+        written += build(edition, out / edition.name, verbose=verbose)
     return written
 
 

@@ -21,19 +21,29 @@ from labkit.views.html import (
     routes_text,
     snapshot_html,
 )
+from labkit.views.pictures import (
+    chains_diagram,
+    find_broken,
+    networks_diagram,
+    trouble_diagram,
+)
 
 __all__ = [
     "FLOW_COLOR",
     "brctl_text",
     "bridges",
+    "chains_diagram",
     "conntrack_html",
     "diagram",
     "diagram_svg",
+    "find_broken",
     "find_uplink",
     "flow_hops",
     "ifconfig_text",
     "nat_rules",
+    "networks_diagram",
     "node_html",
     "routes_text",
     "snapshot_html",
+    "trouble_diagram",
 ]

@@ -8,11 +8,15 @@ picture is derived only from what the kernel reported, never from names labkit c
 * veth pairs come from ``snapshot["wires"]`` and are drawn as cables between the two ends;
 * the uplink is the host interface the default route leaves by;
 * NAT is shown when the host's ``iptables -t nat -S`` holds a MASQUERADE (or SNAT) rule;
-* every other interface (``lo``, a ``dummy0`` added by hand, ...) is listed in its node.
+* every other interface (a ``dummy0`` added by hand, ...) is listed in its node; ``lo`` only
+  with ``show_lo=True`` or when it carries more than ``127.0.0.1`` and ``::1``.
 
-Layout, top to bottom: containers, the Docker host (bridge, routing, NAT, uplink), the
-outside world. Output is deterministic: the same snapshot gives the same DOT source, so
-notebooks' stored SVG does not churn.
+Layout, left to right (``rankdir="LR"``, the default for a host with one bridge; ``"TB"``
+stacks it top to bottom, the default with several bridges): containers, the Docker host
+(bridge, then routing, NAT and uplink in one column), and the outside world under the host. A drawn
+flow's table of hops sits under the picture. Labels that labkit writes follow
+:func:`labkit.set_language` (or ``lang=``). Output is deterministic: the same snapshot
+gives the same DOT source, so notebooks' stored SVG does not churn.
 
 A flow (a list of hop dicts, or an object with ``.hops()``) is drawn on top: each hop is
 numbered at the interface where it was seen, with the addresses seen there, and the cables
@@ -24,6 +28,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import re
+import textwrap
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +37,9 @@ from typing import Any
 import graphviz
 
 from labkit.core.snapshot import as_snapshot, natural_key
+from labkit.i18n import font as _lang_font
+from labkit.i18n import tr
+from labkit.i18n import using as _using_lang
 
 __all__ = [
     "FLOW_COLOR",
@@ -47,7 +55,6 @@ __all__ = [
 FLOW_COLOR = "#c2255c"
 """Colour of a drawn flow (edges, hop numbers, highlighted addresses)."""
 
-_FONT = "Helvetica"
 _INK = "#212529"
 _MUTED = "#6c757d"
 _CABLE = "#495057"
@@ -60,6 +67,9 @@ _STYLE = {
     "other": ("#f3f0ff", "#7048e8"),
 }
 _TIER = {"container": 0, "host": 1, "outside": 2}
+# Left to right, the outside world sits in the bridges' column, under the host: the picture
+# stays narrow (its cable runs back to the uplink)
+_TIER_LR = {"container": 0, "outside": 1, "host": 2}
 _MAX_ROUTES = 8
 _MAX_FDB = 3
 
@@ -72,9 +82,20 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+_LOOPBACK_ADDRS = {"127.0.0.1", "::1"}
 
-def _links(info: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return sorted(info.get("links") or [], key=lambda lk: (lk.get("index") or 0, lk["ifname"]))
+
+def _plain_lo(info: Mapping[str, Any], link: Mapping[str, Any]) -> bool:
+    """A loopback that carries nothing but 127.0.0.1 and ::1 (hidden unless ``show_lo``)."""
+    if link.get("kind") != "loopback":
+        return False
+    mine = {str(a.get("address")) for a in info.get("addrs") or [] if a["ifname"] == link["ifname"]}
+    return mine <= _LOOPBACK_ADDRS
+
+
+def _links(info: Mapping[str, Any], show_lo: bool = True) -> list[dict[str, Any]]:
+    links = [lk for lk in info.get("links") or [] if show_lo or not _plain_lo(info, lk)]
+    return sorted(links, key=lambda lk: (lk.get("index") or 0, lk["ifname"]))
 
 
 def _addrs_by_if(info: Mapping[str, Any], *, link_local: bool = False) -> dict[str, list[str]]:
@@ -169,6 +190,11 @@ def _rule_summary(rule: str) -> str:
     return f"{chain}: {match} → {target}".replace(":  →", ": →")
 
 
+def _wrap(text: str, width: int = 42) -> str:
+    """Escaped text broken into lines of about ``width`` characters (HTML-like ``<br/>``)."""
+    return "<br/>".join(_esc(line) for line in textwrap.wrap(text, width, break_on_hyphens=False))
+
+
 def flow_hops(flow: Any) -> list[dict[str, Any]]:
     """Normalise a flow to a list of hop dicts with ``node`` and ``ifname`` filled in.
 
@@ -250,6 +276,7 @@ class _Edge:
     hport: str | None
     attrs: dict[str, str]
     structural: bool = True
+    compass: tuple[str, str] | None = None
     flow_fwd: list[int] = field(default_factory=list)
     flow_back: list[int] = field(default_factory=list)
 
@@ -294,9 +321,9 @@ def _flow_rows(rows: list[tuple[int, dict[str, Any], set[str]]]) -> str:
     for n, hop, changed in rows:
         note = ""
         if "src" in changed:
-            note = "<br/><i>source rewritten (NAT)</i>"
+            note = f"<br/><i>{_esc(tr('source rewritten (NAT)'))}</i>"
         elif "dst" in changed:
-            note = "<br/><i>destination rewritten (NAT)</i>"
+            note = f"<br/><i>{_esc(tr('destination rewritten (NAT)'))}</i>"
         out.append(
             f'<tr><td colspan="2" bgcolor="{FLOW_COLOR}" align="left" balign="left">'
             f'<font color="white"><b>{n}</b>  {_hop_text(hop, changed, color=_HILITE)}{note}'
@@ -324,13 +351,22 @@ def _iface_body(
     if link.get("mac") and kind != "loopback":
         lines.append(f'<font face="Courier" point-size="9">{_esc(link["mac"])}</font>')
     if gateway:
-        lines.append(f"default via <b>{_esc(gateway)}</b>")
+        lines.append(f"{_esc(tr('default via'))} <b>{_esc(gateway)}</b>")
     lines += list(extra)
     return "<br/>".join(lines)
 
 
-def _cell(port: str, body: str, flows: str, *, bgcolor: str = "white", colspan: int = 1) -> str:
+def _cell(
+    port: str,
+    body: str,
+    flows: str,
+    *,
+    bgcolor: str = "white",
+    colspan: int = 1,
+    rowspan: int = 1,
+) -> str:
     span = f' colspan="{colspan}"' if colspan > 1 else ""
+    span += f' rowspan="{rowspan}"' if rowspan > 1 else ""
     inner = f'<tr><td colspan="2" align="left" balign="left">{body}</td></tr>{flows}'
     return (
         f'<td port="{port}" bgcolor="{bgcolor}" align="left"{span}>'
@@ -349,13 +385,24 @@ def _table(rows: list[str], *, color: str = _CABLE) -> str:
 # --------------------------------------------------------------------------- diagram
 
 
+_UNCHANGED = "containers' addresses leave unchanged"
+_S_ADDRESS = "'s address"
+_COMPASS = {"LR": ("e", "w"), "TB": ("s", "n")}
+
+
 def diagram(
     snapshot: Mapping[str, Any],
     flow: list[dict[str, Any]] | object | None = None,
     *,
     title: str | None = None,
+    show_lo: bool = False,
+    rankdir: str | None = None,
+    lang: str | None = None,
 ) -> graphviz.Digraph:
     """Draw the lab's topology from a kernel snapshot; optionally draw a flow on it.
+
+    The picture ``docker network inspect`` and ``ip addr`` would give you on a real host,
+    drawn in one place.
 
     Args:
         snapshot: a snapshot dict (see :mod:`labkit.core.snapshot`).
@@ -365,18 +412,56 @@ def diagram(
             where they were seen; addresses rewritten since the previous hop are
             highlighted, so the MASQUERADE step shows at the uplink.
         title: the picture's title; by default one naming the lab's profile.
+        show_lo: draw every ``lo``; by default a loopback holding only ``127.0.0.1`` and
+            ``::1`` is left out (a hop seen on it still shows it).
+        rankdir: ``"LR"`` (left to right, compact) or ``"TB"`` (top to bottom); by default
+            left to right where it fits: a host with one bridge (with several, the routing
+            column would tangle, so they go top to bottom).
+        lang: the language of labkit's own labels (default: :func:`labkit.set_language`).
 
     Returns:
         A :class:`graphviz.Digraph` (renders as SVG in Jupyter; ``.source`` is the DOT text).
     """
+    if rankdir is None:
+        nodes_ = as_snapshot(snapshot).get("nodes") or {}
+        most = max((len(bridges(n)) for n in nodes_.values() if n.get("kind") == "host"), default=0)
+        rankdir = "LR" if most <= 1 else "TB"
+    if rankdir not in _COMPASS:
+        from labkit.errors import InvalidArgument
+
+        raise InvalidArgument(f"rankdir must be 'LR' or 'TB', not {rankdir!r}")
+    with _using_lang(lang) as lang:
+        return _diagram(snapshot, flow, title, show_lo, rankdir, lang)
+
+
+def _diagram(
+    snapshot: Mapping[str, Any],
+    flow: Any,
+    title: str | None,
+    show_lo: bool,
+    rankdir: str,
+    lang: str,
+) -> graphviz.Digraph:
+    out_c, in_c = _COMPASS[rankdir]
     snap = as_snapshot(snapshot)
     nodes: Mapping[str, Any] = snap.get("nodes") or {}
     wires = snap.get("wires") or []
     hops = flow_hops(flow)
     ids = _Ids()
+    seen_at = {(str(h.get("node")), str(h.get("ifname"))) for h in hops}
+
+    def links_of(name: str) -> list[dict[str, Any]]:
+        info = nodes[name]
+        return [
+            lk
+            for lk in _links(info, show_lo=True)
+            if show_lo or (name, lk["ifname"]) in seen_at or not _plain_lo(info, lk)
+        ]
+
+    tiers = _TIER_LR if rankdir == "LR" else _TIER
 
     def tier(name: str) -> int:
-        return _TIER.get(nodes[name].get("kind"), 0)
+        return tiers.get(nodes[name].get("kind"), 0)
 
     order = sorted(nodes, key=lambda n: (tier(n), natural_key(n)))
 
@@ -401,32 +486,42 @@ def diagram(
     def rows_for(node: str, ifname: str) -> str:
         return _flow_rows(flow_at.get((node, ifname), []))
 
+    fontname = _lang_font(lang)
     g = graphviz.Digraph(
         "labkit",
         graph_attr={
-            "rankdir": "TB",
+            "rankdir": rankdir,
             "newrank": "true",
             "bgcolor": "white",
-            "fontname": _FONT,
+            "fontname": fontname,
             "fontcolor": _INK,
-            "nodesep": "0.35",
-            "ranksep": "0.5",
+            "nodesep": "0.25",
+            "ranksep": "0.35",
             "labelloc": "t",
             "labeljust": "c",
-            "fontsize": "16",
+            "fontsize": "15",
         },
-        node_attr={"shape": "plain", "fontname": _FONT, "fontsize": "10", "fontcolor": _INK},
-        edge_attr={"fontname": _FONT, "fontsize": "9", "color": _CABLE, "dir": "none"},
+        node_attr={"shape": "plain", "fontname": fontname, "fontsize": "10", "fontcolor": _INK},
+        edge_attr={"fontname": fontname, "fontsize": "9", "color": _CABLE, "dir": "none"},
     )
     lab = snap.get("lab") or {}
     if title is None:
         profile = lab.get("profile")
-        title = "Docker networking on one host" + (f" · profile {profile}" if profile else "")
+        title = tr("Docker networking on one host") + (
+            f" · {tr('profile')} {profile}" if profile else ""
+        )
     if title:
         g.attr(label=f"<<b>{_esc(title)}</b>>")
 
     edges: list[_Edge] = []
-    bottom: list[str] = []
+    column: list[str] = []  # left to right: routing, NAT and the uplink, stacked
+    outside_ids: list[str] = []
+    container_ids: list[str] = []
+    # With a flow, everything sits in a frame whose label (at the bottom) is the hop table.
+    frame: Any = g.subgraph(name="cluster_frame") if hops else None
+    root = frame.__enter__() if frame is not None else g
+    if frame is not None:
+        root.attr(labelloc="b", labeljust="l", color="white", penwidth="0", fontsize="10")
     # containers run with --network host / container:NAME live in another node's namespace:
     # drawn as guests of that node (the namespace, and so its interfaces, are the owner's)
     guests: dict[str, list[str]] = {}
@@ -441,21 +536,21 @@ def diagram(
         fill, border = _STYLE.get(kind, _STYLE["other"])
         addrs = _addrs_by_if(info)
         gws = _gateways_by_dev(info)
-        links = _links(info)
+        links = links_of(name)
         hostname = info.get("hostname") or ""
-        label_kind = {"host": "Docker host", "outside": "outside world"}.get(kind, kind)
+        label_kind = tr({"host": "Docker host", "outside": "outside world"}.get(kind, kind))
         shown = f"{label_kind} {name}" if name != kind else label_kind
         host_note = (
-            f' <font point-size="10">({_esc(hostname)})</font>'
+            f' <font point-size="9">({_esc(hostname)})</font>'
             if hostname and hostname != name
             else ""
         )
         if guests.get(name):
             host_note += (
-                '<br/><font point-size="10">sharing this network namespace: '
+                f'<br/><font point-size="10">{_esc(tr("sharing this network namespace"))}: '
                 f"{_esc(', '.join(guests[name]))}</font>"
             )
-        with g.subgraph(name=f"cluster_{ids(name, 'cluster')}") as c:
+        with root.subgraph(name=f"cluster_{ids(name, 'cluster')}") as c:
             c.attr(
                 label=f"<<b>{_esc(shown)}</b>{host_note}>",
                 style="rounded,filled",
@@ -463,14 +558,30 @@ def diagram(
                 color=border,
                 fontsize="12",
                 penwidth="1.5",
+                margin="6",
+                labelloc="t",
+                labeljust="c",
             )
             if kind == "host":
-                _draw_host(c, name, info, links, addrs, gws, peer, ids, loc, edges, rows_for, order)
-                bottom.append(ids(name, "router"))
+                column += _draw_host(
+                    c,
+                    name,
+                    info,
+                    links,
+                    addrs,
+                    gws,
+                    peer,
+                    ids,
+                    loc,
+                    edges,
+                    rows_for,
+                    order,
+                    rankdir=rankdir,
+                )
             else:
                 # One table: interfaces wired towards the host sit on the side facing it.
-                # Outside (below the host): wired first, loopback last. Containers (above):
-                # loopback first, wired last.
+                # Outside (after the host): wired first, loopback last. Containers (before
+                # it): loopback first, wired last.
                 def row_key(lk: Mapping[str, Any], _name: str = name, _kind: str = kind) -> Any:
                     wired = (_name, lk["ifname"]) in peer
                     loop = lk.get("kind") == "loopback"
@@ -489,12 +600,16 @@ def diagram(
                         body = f'<font color="{_MUTED}">{body}</font>'
                     rows.append(_cell(_port(lk), body, rows_for(name, ifn)))
                 if not rows:
-                    rows.append('<td><font color="#6c757d">no interfaces</font></td>')
+                    rows.append(
+                        f'<td><font color="#6c757d">{_esc(tr("no interfaces"))}</font></td>'
+                    )
                 c.node(nid, label=_table(rows))
                 if kind == "outside":
-                    bottom.append(nid)
+                    outside_ids.append(nid)
+                elif kind == "container":
+                    container_ids.append(nid)
 
-    # Veth pairs (and any other wire) as cables, upper tier → lower tier.
+    # Veth pairs (and any other wire) as cables, earlier tier → later tier.
     for w in sorted(
         wires, key=lambda w: (natural_key(w["b"]["node"]), w["b"]["ifname"], w["a"]["ifname"])
     ):
@@ -507,9 +622,9 @@ def diagram(
         kinds = {
             (n, lk["ifname"]): lk.get("kind") for n in (a[0], b[0]) for lk in nodes[n]["links"]
         }
-        cable = "veth pair" if "veth" in (kinds.get(a), kinds.get(b)) else ""
+        cable = tr("veth pair") if "veth" in (kinds.get(a), kinds.get(b)) else ""
         if "macvlan" in (kinds.get(a), kinds.get(b)):
-            cable = "macvlan child (bridge mode)"
+            cable = tr("macvlan child (bridge mode)")
         attrs = {"penwidth": "1.6"}
         if cable:
             attrs.update(label=cable, fontcolor=_MUTED, fontsize="8")
@@ -542,6 +657,11 @@ def diagram(
                     (e.flow_fwd if forward else e.flow_back).append(i + 1)
         prev = here
 
+    if rankdir == "LR" and container_ids:
+        # keeps the outside world under the last container, i.e. under the host
+        for nid in outside_ids:
+            root.edge(container_ids[-1], nid, style="invis")
+
     for e in edges + extra:
         attrs = dict(e.attrs)
         if e.flow_fwd or e.flow_back:
@@ -549,10 +669,13 @@ def diagram(
             attrs["dir"] = (
                 "both" if e.flow_fwd and e.flow_back else ("forward" if e.flow_fwd else "back")
             )
-        g.edge(e.end(e.tail, e.tport, "s"), e.end(e.head, e.hport, "n"), **attrs)
+        tc, hc = e.compass or (out_c, in_c)
+        root.edge(e.end(e.tail, e.tport, tc), e.end(e.head, e.hport, hc), **attrs)
 
-    if hops:
-        _draw_legend(g, hops, changes, loc, bottom, ids)
+    if frame is not None:
+        # The hop table, now that every interface has its place ("not in this snapshot").
+        root.attr(label=_legend_label(hops, changes, set(loc)))
+        frame.__exit__(None, None, None)
     return g
 
 
@@ -569,9 +692,14 @@ def _draw_host(
     edges: list[_Edge],
     rows_for: Any,
     order: list[str],
-) -> None:
-    """The Docker host: bridges with their ports, routing/ip_forward, NAT, uplink, others."""
-    by_name = {lk["ifname"]: lk for lk in links}
+    *,
+    rankdir: str = "LR",
+) -> list[str]:
+    """The Docker host: bridges with their ports, routing/ip_forward, NAT, uplink, others.
+
+    Returns the column of boxes under the routing box (routing, NAT, uplink).
+    """
+    all_links = {lk["ifname"]: lk for lk in info.get("links") or []}
     brs = bridges(info)
     uplink = find_uplink(info)
     fdb: dict[tuple[str, str], list[str]] = {}
@@ -584,7 +712,7 @@ def _draw_host(
 
     router = ids(name, "router")
     for br in brs:
-        blink = by_name[br]
+        blink = all_links[br]
         ports = [lk for lk in links if lk.get("master") == br]
 
         def port_key(lk: Mapping[str, Any]) -> Any:
@@ -593,34 +721,52 @@ def _draw_host(
 
         ports.sort(key=port_key)
         nid = ids(name, br)
-        rows = []
-        if ports:
-            cells = []
-            for lk in ports:
-                ifn = lk["ifname"]
-                loc[(name, ifn)] = (nid, _port(lk))
-                macs = sorted(fdb.get((br, ifn), []))
-                learned = [
-                    f'<font color="{_MUTED}" point-size="8">learned '
-                    f'<font face="Courier">{_esc(m)}</font></font>'
-                    for m in macs[:_MAX_FDB]
-                ]
-                if len(macs) > _MAX_FDB:
-                    learned.append(f'<font point-size="8">+{len(macs) - _MAX_FDB} more</font>')
-                body = _iface_body(lk, addrs.get(ifn, []), gws.get(ifn), extra=learned)
-                cells.append(_cell(_port(lk), body, rows_for(name, ifn), bgcolor="#fff9db"))
-            rows.append("".join(cells))
+        cells = []
+        for lk in ports:
+            ifn = lk["ifname"]
+            loc[(name, ifn)] = (nid, _port(lk))
+            macs = sorted(fdb.get((br, ifn), []))
+            learned = [
+                f'<font color="{_MUTED}" point-size="8">{_esc(tr("learned"))} '
+                f'<font face="Courier">{_esc(m)}</font></font>'
+                for m in macs[:_MAX_FDB]
+            ]
+            if len(macs) > _MAX_FDB:
+                learned.append(
+                    f'<font point-size="8">+{len(macs) - _MAX_FDB} {_esc(tr("more"))}</font>'
+                )
+            body = _iface_body(lk, addrs.get(ifn, []), gws.get(ifn), extra=learned)
+            cells.append(_cell(_port(lk), body, rows_for(name, ifn), bgcolor="#fff9db"))
         loc[(name, br)] = (nid, _port(blink))
+        n_ports = (
+            f"{len(ports)} {tr('ports')}"
+            if tr("ports") != "ports"
+            else f"{len(ports)} port{'' if len(ports) == 1 else 's'}"
+        )
         body = _iface_body(
             blink,
             addrs.get(br, []),
             gws.get(br),
-            title_suffix=f' <font point-size="9">(bridge, {len(ports)} port'
-            f"{'' if len(ports) == 1 else 's'})</font>",
+            title_suffix=f' <font point-size="9">({_esc(tr("bridge"))}, {_esc(n_ports)})</font>',
         )
-        rows.append(
-            _cell(_port(blink), body, rows_for(name, br), bgcolor="#ffec99", colspan=len(ports))
-        )
+        if rankdir == "LR":
+            # Ports in a column on the left (facing the containers), the bridge on the right.
+            span = max(len(cells), 1)
+            bridge_cell = _cell(
+                _port(blink), body, rows_for(name, br), bgcolor="#ffec99", rowspan=span
+            )
+            rows = [(cells[0] if cells else "") + bridge_cell, *cells[1:]]
+        else:
+            rows = ["".join(cells)] if cells else []
+            rows.append(
+                _cell(
+                    _port(blink),
+                    body,
+                    rows_for(name, br),
+                    bgcolor="#ffec99",
+                    colspan=len(ports),
+                )
+            )
         c.node(nid, label=_table(rows, color="#e67700"))
         edges.append(_Edge(nid, _port(blink), router, None, {"penwidth": "1.6"}))
 
@@ -633,41 +779,57 @@ def _draw_host(
         routes.append(f'<font point-size="9">{_esc(str(r.get("dst")) + via + dev)}</font>')
     more = len(info.get("routes") or []) - _MAX_ROUTES
     if more > 0:
-        routes.append(f'<font point-size="9">+{more} more</font>')
+        routes.append(f'<font point-size="9">+{more} {_esc(tr("more"))}</font>')
     if fwd == "1":
-        fwd_line = '<font color="#2b8a3e"><b>ip_forward = 1</b> (forwarding on)</font>'
+        fwd_line = (
+            f'<font color="#2b8a3e"><b>ip_forward = 1</b> ({_esc(tr("forwarding on"))})</font>'
+        )
         style, color, fill = "rounded,filled", "#2b8a3e", "#ebfbee"
     else:
         fwd_line = (
-            f'<font color="#c92a2a"><b>ip_forward = {_esc(fwd)}</b> (no forwarding between '
-            "interfaces)</font>"
+            f'<font color="#c92a2a"><b>ip_forward = {_esc(fwd)}</b> '
+            f"({_esc(tr('no forwarding between interfaces'))})</font>"
         )
         style, color, fill = "rounded,filled,dashed", "#c92a2a", "#fff5f5"
     c.node(
         router,
-        label="<" + "<br/>".join([f"<b>{_esc(name)} routing</b>", fwd_line, *routes]) + ">",
+        label="<"
+        + "<br/>".join([f"<b>{_esc(name)} {_esc(tr('routing'))}</b>", fwd_line, *routes])
+        + ">",
         shape="box",
         style=style,
         color=color,
         fillcolor=fill,
-        margin="0.15,0.08",
+        margin="0.12,0.06",
     )
 
-    # NAT.
+    # NAT, under the routing box; the uplink under NAT. Left to right, the three share a
+    # column (one rank), so the cables between them run downwards.
+    def stacked(
+        upper: str, uport: str | None, lower: str, lport: str | None, attrs: dict[str, str]
+    ) -> _Edge:
+        """A cable down the column. Left to right the column is one rank, and dot puts a
+        flat edge's tail *under* its head: so the edge runs from the lower box up to the
+        upper one (a flow along it is drawn as going "back")."""
+        if rankdir != "LR":
+            return _Edge(upper, uport, lower, lport, attrs)
+        return _Edge(lower, lport, upper, uport, attrs, compass=("n", "s"))
+
     nat = ids(name, "nat")
+    stack = [router, nat]
     rules = nat_rules(info)
     up_addr = (addrs.get(uplink or "", []) or [""])[0].split("/")[0]
     published = dnat_rules(info)
     if rules:
         lines = ["<b>NAT · iptables -t nat</b>"]
-        lines += [f'<font point-size="9">{_esc(_rule_summary(r))}</font>' for r in rules]
+        lines += [f'<font point-size="9">{_wrap(_rule_summary(r))}</font>' for r in rules]
         if up_addr:
             lines.append(
-                f"source → <b>{_esc(up_addr)}</b>"
-                f' <font point-size="9">({_esc(uplink)}\'s address)</font>'
+                f"{_esc(tr('source →'))} <b>{_esc(up_addr)}</b>"
+                f' <font point-size="9">({_esc(uplink)}{_esc(tr(_S_ADDRESS))})</font>'
             )
         if published:
-            lines.append("<b>published ports</b> (DNAT, chain DOCKER)")
+            lines.append(f"<b>{_esc(tr('published ports'))}</b> {_esc(tr('(DNAT, chain DOCKER)'))}")
             lines += [f'<font point-size="9">{_esc(p)}</font>' for p in published]
         c.node(
             nat,
@@ -677,41 +839,43 @@ def _draw_host(
             color="#e8590c",
             fillcolor="#ffe8cc",
             penwidth="1.5",
-            margin="0.15,0.08",
+            margin="0.12,0.06",
         )
-        edges.append(_Edge(router, None, nat, None, {"penwidth": "1.6"}))
+        edges.append(stacked(router, None, nat, None, {"penwidth": "1.6"}))
         after_nat = nat
     else:
         c.node(
             nat,
             label=(
-                f'<<font color="{_MUTED}"><b>no NAT</b><br/><font point-size="9">'
-                "no MASQUERADE rule in iptables -t nat:<br/>"
-                "containers' addresses leave unchanged</font></font>>"
+                f'<<font color="{_MUTED}"><b>{_esc(tr("no NAT"))}</b><br/><font point-size="9">'
+                f"{_esc(tr('no MASQUERADE rule in iptables -t nat:'))}<br/>"
+                f"{_esc(tr(_UNCHANGED))}"
+                "</font></font>>"
             ),
             shape="box",
             style="rounded,dashed",
             color="#adb5bd",
-            margin="0.15,0.08",
+            margin="0.12,0.06",
         )
-        edges.append(_Edge(router, None, nat, None, {"style": "dashed", "color": "#adb5bd"}))
+        edges.append(stacked(router, None, nat, None, {"style": "dashed", "color": "#adb5bd"}))
         after_nat = router
 
     # Uplink.
-    if uplink and uplink in by_name:
-        lk = by_name[uplink]
+    if uplink and uplink in all_links:
+        lk = all_links[uplink]
         nid = ids(name, "uplink")
         loc[(name, uplink)] = (nid, _port(lk))
         body = _iface_body(
             lk,
             addrs.get(uplink, []),
             gws.get(uplink),
-            title_suffix=' <font point-size="9">(uplink)</font>',
+            title_suffix=f' <font point-size="9">({_esc(tr("uplink"))})</font>',
         )
         c.node(nid, label=_table([_cell(_port(lk), body, rows_for(name, uplink))]))
-        edges.append(_Edge(after_nat, None, nid, _port(lk), {"penwidth": "1.6"}))
+        edges.append(stacked(after_nat, None, nid, _port(lk), {"penwidth": "1.6"}))
+        stack.append(nid)
 
-    # Everything else: lo, dummies, unbridged veths, ...
+    # Everything else: dummies, unbridged veths, lo when shown, ...
     rest = [
         lk
         for lk in links
@@ -729,6 +893,12 @@ def _draw_host(
             rows.append(_cell(_port(lk), body, rows_for(name, ifn)))
         c.node(nid, label=_table(rows, color="#adb5bd"))
         c.edge(router, nid, style="invis")
+    if rankdir == "LR":
+        with c.subgraph() as same:
+            same.attr(rank="same")
+            for nid in stack:
+                same.node(nid)
+    return stack
 
 
 def _path(edges: list[_Edge], start: str, goal: str) -> list[tuple[_Edge, bool]] | None:
@@ -762,47 +932,40 @@ def _path(edges: list[_Edge], start: str, goal: str) -> list[tuple[_Edge, bool]]
     return list(reversed(out))
 
 
-def _draw_legend(
-    g: graphviz.Digraph,
+def _legend_label(
     hops: list[dict[str, Any]],
     changes: list[set[str]],
-    loc: dict[tuple[str, str], tuple[str, str | None]],
-    bottom: list[str],
-    ids: _Ids,
-) -> None:
-    """A table of the hops under the picture."""
+    drawn: set[tuple[str, str]],
+) -> str:
+    """The table of the hops, as an HTML-like label (it sits under the picture)."""
     head = "".join(
-        f'<td bgcolor="#f1f3f5"><b>{h}</b></td>'
+        f'<td bgcolor="#f1f3f5"><b>{_esc(tr(h))}</b></td>'
         for h in ("#", "seen at", "addresses seen there", "what happened")
     )
     rows = [head]
     for i, (hop, ch) in enumerate(zip(hops, changes, strict=True)):
         where = f"{hop.get('node')}:{hop.get('ifname')}"
-        missing = (str(hop.get("node")), str(hop.get("ifname"))) not in loc
+        missing = (str(hop.get("node")), str(hop.get("ifname"))) not in drawn
         note = _esc(hop.get("summary") or "")
         if "src" in ch:
-            note = (note + "<br/>" if note else "") + "<b>source NAT</b>"
+            note = (note + "<br/>" if note else "") + f"<b>{_esc(tr('source NAT'))}</b>"
         elif "dst" in ch:
-            note = (note + "<br/>" if note else "") + "<b>destination rewritten</b>"
+            note = (note + "<br/>" if note else "") + f"<b>{_esc(tr('destination rewritten'))}</b>"
         if missing:
-            note = (note + "<br/>" if note else "") + "<i>(not in this snapshot)</i>"
+            note = (note + "<br/>" if note else "") + f"<i>{_esc(tr('(not in this snapshot)'))}</i>"
         rows.append(
             f'<td bgcolor="{FLOW_COLOR}"><font color="white"><b>{i + 1}</b></font></td>'
             f'<td align="left">{_esc(where)}</td>'
             f'<td align="left">{_hop_text(hop, ch)}</td>'
             f'<td align="left" balign="left">{note}</td>'
         )
-    legend = ids("flow", "legend")
-    g.node(legend, label=_table(rows, color="#adb5bd"))
-    for b in bottom[-1:]:
-        g.edge(b, legend, style="invis")
+    return _table(rows, color="#adb5bd")
 
 
 def diagram_svg(
     snapshot: Mapping[str, Any],
     flow: list[dict[str, Any]] | object | None = None,
-    *,
-    title: str | None = None,
+    **kwargs: Any,
 ) -> str:
-    """The diagram rendered to an SVG string with the ``dot`` program."""
-    return diagram(snapshot, flow, title=title).pipe(format="svg").decode("utf-8")
+    """The diagram rendered to an SVG string with the ``dot`` program (same arguments)."""
+    return diagram(snapshot, flow, **kwargs).pipe(format="svg").decode("utf-8")

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from labkit.core.snapshot import as_snapshot, natural_key
+from labkit.i18n import tr
 
 __all__ = [
     "brctl_text",
@@ -64,7 +65,7 @@ def _e(value: Any) -> str:
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
     """A table; ``headers`` are escaped here, cells must already be HTML."""
-    head = "".join(f'<th style="{_TH}">{_e(h)}</th>' for h in headers)
+    head = "".join(f'<th style="{_TH}">{_e(tr(h))}</th>' for h in headers)
     body = "".join(
         "<tr>" + "".join(f'<td style="{_TD}">{c}</td>' for c in row) + "</tr>" for row in rows
     )
@@ -76,11 +77,11 @@ def _mono(value: Any) -> str:
 
 
 def _none(text: str = "none") -> str:
-    return f'<div style="{_MUTED} font-size: 12px; margin: 2px 0 8px 0;">{_e(text)}</div>'
+    return f'<div style="{_MUTED} font-size: 12px; margin: 2px 0 8px 0;">{_e(tr(text))}</div>'
 
 
 def _section(title: str) -> str:
-    return f'<div style="{_H_SECTION}">{_e(title)}</div>'
+    return f'<div style="{_H_SECTION}">{_e(tr(title))}</div>'
 
 
 def _endpoint(addr: Any, port: Any) -> str:
@@ -97,11 +98,11 @@ def _nat_rewrites(entry: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     before = _endpoint(orig.get("src"), orig.get("sport"))
     after = _endpoint(reply.get("dst"), reply.get("dport"))
     if reply and before != after:
-        out.append(("source NAT", before, after))
+        out.append((tr("source NAT"), before, after))
     before = _endpoint(orig.get("dst"), orig.get("dport"))
     after = _endpoint(reply.get("src"), reply.get("sport"))
     if reply and before != after:
-        out.append(("destination NAT", before, after))
+        out.append((tr("destination NAT"), before, after))
     return out
 
 
@@ -130,13 +131,13 @@ def conntrack_html(entries: Iterable[Mapping[str, Any]]) -> str:
                 f'<b>{_e(k)}</b>: {_mono(b)} → <span style="{_HILITE}">{_mono(a)}</span>'
                 for k, b, a in rewrites
             )
-            or f'<span style="{_MUTED}">none</span>'
+            or f'<span style="{_MUTED}">{_e(tr("none"))}</span>'
         )
         rows.append(
             [
                 _mono(entry.get("proto") or "?"),
                 tup(orig, False, False),
-                tup(reply, "destination NAT" in kinds, "source NAT" in kinds),
+                tup(reply, tr("destination NAT") in kinds, tr("source NAT") in kinds),
                 _e(entry.get("state") or ""),
                 rewrite,
             ]
@@ -189,9 +190,9 @@ def _node_body(snap: Mapping[str, Any], name: str) -> str:
     info = snap["nodes"][name]
     kind = info.get("kind") or "?"
     parts = []
-    label = _KIND_LABEL.get(kind, kind)
+    label = tr(_KIND_LABEL.get(kind, kind))
     hostname = info.get("hostname")
-    sub = f" · hostname {_e(hostname)}" if hostname and hostname != name else ""
+    sub = f" · {_e(tr('hostname'))} {_e(hostname)}" if hostname and hostname != name else ""
     parts.append(
         f'<div style="{_H_NODE}">{_e(name)} '
         f'<span style="{_MUTED} font-weight: 400; font-size: 12px;">{_e(label)}{sub}</span></div>'
@@ -269,12 +270,12 @@ def _node_body(snap: Mapping[str, Any], name: str) -> str:
                 [
                     _mono(e.get("port")),
                     _mono(e.get("mac")),
-                    "local (the port's own MAC)" if e.get("local") else "learned",
+                    _e(tr("local (the port's own MAC)") if e.get("local") else tr("learned")),
                 ]
                 for e in fdb
                 if (e.get("bridge") or "") == br
             ]
-            parts.append(_section(f"bridge fdb: {br} (MAC learning table)"))
+            parts.append(_section(f"bridge fdb: {br} ({tr('MAC learning table')})"))
             parts.append(_table(["port", "MAC", "entry"], rows))
 
     # sysctl.
@@ -326,7 +327,7 @@ def snapshot_html(snapshot: Mapping[str, Any]) -> str:
     shown = [k for k in ("profile", "docker", "subnet", "gateway") if lab.get(k) is not None]
     if shown:
         bits = " · ".join(f"{_e(k)} {_mono(lab[k])}" for k in shown)
-        head = f'<div style="{_MUTED} font-size: 12px;">lab: {bits}</div>'
+        head = f'<div style="{_MUTED} font-size: 12px;">{_e(tr("lab"))}: {bits}</div>'
     body = "".join(_node_body(snap, n) for n in order)
     return f'<div style="{_WRAP}">{head}{body}</div>'
 

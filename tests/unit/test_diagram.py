@@ -54,6 +54,15 @@ def node_line(source: str, node_id: str) -> str:
     return m.group(1)
 
 
+def legend_of(source: str) -> str:
+    """The hop table: the label of the frame around a picture with a flow."""
+    m = re.search(
+        r"subgraph cluster_frame \{.*?^\t\tlabel=(<<table.*?</table>>)$", source, re.M | re.S
+    )
+    assert m, "no hop table under the picture"
+    return m.group(1)
+
+
 def flow_edges(source: str) -> list[str]:
     return [ln for ln in source.splitlines() if "->" in ln and FLOW_COLOR in ln]
 
@@ -122,13 +131,15 @@ def test_veth_pairs_cross_from_container_eth0_to_bridge_port(snap: dict[str, Any
             lk["index"] for lk in nodes["host"]["links"] if lk["ifname"] == host_end["ifname"]
         )
         cidx = next(lk["index"] for lk in nodes[far["node"]]["links"] if lk["ifname"] == "eth0")
-        edge = f"{far['node']}__ifaces:if{cidx}:s -> host__docker0:if{hidx}:n"
+        edge = f"{far['node']}__ifaces:if{cidx}:e -> host__docker0:if{hidx}:w"
         assert edge in src
     # The host-side veths are ports of the docker0 table, not nodes of their own.
     assert 'port="if5"' in node_line(src, "host__docker0")
     assert 'port="if7"' in node_line(src, "host__docker0")
     # The uplink is wired to the outside router's eth0.
-    assert "host__uplink:if2:s -> outside__ifaces:if3:n" in src
+    # Left to right, the outside world sits under the host, cabled back to the uplink.
+    assert "outside__ifaces:if3:e -> host__uplink:if2:w" in src
+    assert "host__uplink:if2:s -> outside__ifaces:if3:n" in diagram(snap, rankdir="TB").source
 
 
 def test_nat_box_present_with_masquerade_rule(snap: dict[str, Any]) -> None:
@@ -198,7 +209,7 @@ def test_nothing_depends_on_names(snap: dict[str, Any]) -> None:
     src = diagram(renamed).source
     assert "br-5f0c1a" in node_line(src, "host__br_5f0c1a")
     assert "ens5" in node_line(src, "host__uplink")
-    assert "web__ifaces:if4:s -> host__br_5f0c1a:if5:n" in src
+    assert "web__ifaces:if4:e -> host__br_5f0c1a:if5:w" in src
     assert "docker0" not in src
 
 
@@ -212,7 +223,7 @@ def test_no_bridge_no_uplink_still_draws(snap: dict[str, Any]) -> None:
     src = diagram(snap).source
     assert "host__docker0" not in src
     assert "vethbe8a6db" in node_line(src, "host__others")
-    assert "c1__ifaces:if4:s -> host__others:if5:n" in src
+    assert "c1__ifaces:if4:e -> host__others:if5:w" in src
 
 
 def test_helpers(snap: dict[str, Any]) -> None:
@@ -243,10 +254,17 @@ def test_flow_draws_hops_with_nat_at_the_uplink(snap: dict[str, Any]) -> None:
     # The cables the packet took are coloured: veth, bridge→routing→NAT→uplink, uplink→outside.
     edges = flow_edges(src)
     assert len(edges) == 5
-    assert all("dir=forward" in e for e in edges)
+    # Left to right, the routing column's cables and the outside world's run from the lower
+    # box up (dot's order for one rank): the packet's arrow then points at their tail.
+    upward = ("host__nat:", "host__uplink:", "outside__ifaces:")
+    for e in edges:
+        want = "dir=back" if e.strip().startswith(upward) else "dir=forward"
+        assert want in e, e
     assert any("host__uplink" in e and "outside__ifaces" in e for e in edges)
+    tb = flow_edges(diagram(snap, OUT, rankdir="TB").source)
+    assert len(tb) == 5 and all("dir=forward" in e for e in tb)
     # A legend lists the hops in order.
-    legend = node_line(src, "flow__legend")
+    legend = legend_of(src)
     assert [legend.index(h["point"]) for h in OUT] == sorted(legend.index(h["point"]) for h in OUT)
     assert "source NAT" in legend
 
@@ -254,7 +272,7 @@ def test_flow_draws_hops_with_nat_at_the_uplink(snap: dict[str, Any]) -> None:
 def test_no_flow_no_colour(snap: dict[str, Any]) -> None:
     src = diagram(snap).source
     assert flow_edges(src) == []
-    assert "flow__legend" not in src
+    assert "cluster_frame" not in src
 
 
 def test_flow_object_with_hops_method(snap: dict[str, Any]) -> None:
@@ -302,7 +320,7 @@ def test_container_to_container_goes_through_the_bridge(snap: dict[str, Any]) ->
 
 def test_unknown_hop_is_listed_not_drawn(snap: dict[str, Any]) -> None:
     src = diagram(snap, [*OUT, hop("c9:eth0", "1.1.1.1", "2.2.2.2")]).source
-    assert "not in this snapshot" in node_line(src, "flow__legend")
+    assert "not in this snapshot" in legend_of(src)
 
 
 def test_bad_flow_type_is_refused(snap: dict[str, Any]) -> None:

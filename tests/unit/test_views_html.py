@@ -279,3 +279,34 @@ def test_ifconfig_flags_follow_link_state(snap: dict[str, Any]) -> None:
     assert "UP BROADCAST RUNNING NOARP  MTU:1500  Metric:1" in world
     # Like ifconfig, only the first IPv4 address of an interface shows.
     assert "203.0.113.10" in world and "203.0.113.53" not in world
+
+
+def test_capture_shows_the_merged_table_open_and_the_points_collapsed() -> None:
+    from test_capture import nat_capture  # the NAT capture of tests/unit/test_capture.py
+
+    from labkit.packets.capture import Capture
+
+    page = nat_capture()._repr_html_()
+    merged = page.index("Same packet across points")
+    assert page.rfind("<details open>", 0, merged) > page.rfind("</details>", 0, merged)
+    per_point = page[page.index("</details>", merged) :]
+    assert per_point.count("<details>") == 2 and "<details open>" not in per_point
+    single = Capture({"c1:eth0": nat_capture().frames("c1:eth0")})._repr_html_()
+    assert "<details open><summary><b>c1:eth0</b>" in single  # nothing to merge: open
+
+
+def test_capture_and_conntrack_words_follow_the_language() -> None:
+    from test_capture import nat_capture
+
+    from labkit.i18n import using
+
+    en = nat_capture()._repr_html_()
+    with using("ja"):
+        ja = nat_capture()._repr_html_()
+        table = conntrack_html([])
+    assert "Same packet across points" in en and "同じパケットを各地点で" not in en
+    assert "同じパケットを各地点で" in ja and "<b>キャプチャ</b>" in ja
+    assert "Same packet across points" not in ja
+    # the packets are the same: addresses and the highlighted rewrite
+    assert '<span class="chg">198.51.100.73:40001</span>' in ja
+    assert "conntrack エントリなし" in table
