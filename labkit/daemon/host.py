@@ -188,7 +188,8 @@ class DockerHost:
             from labkit.daemon import ipv6
 
             self.info6 = {**ipv6.start(self), "uplink_ip6": v6.UPLINK6,
-                          "router_ip6": v6.ROUTER6, "outside_ip6": v6.WORLD6}  # fmt: skip
+                          "router_ip6": v6.ROUTER6, "outside_ip6": v6.WORLD6,
+                          "engine_id": self.host_id}  # fmt: skip
         self.timings["start_ms"] = (time.perf_counter() - t0) * 1000
         return self.info()
 

@@ -110,6 +110,13 @@ SOLUTIONS: dict[str, dict[str, str]] = {
             '    print(command, "→", lab.host.exec_run(command).exit_code)'
         ),
     },
+    "15-ipv6": {
+        "c14": (
+            "prediction = str(base.network_address + (2 << 64) + 2)  # the third /64, from ::2\n"
+            'v6b = lab.networks.create("v6b", ipv6=True)\n'
+            'd1 = lab.run("d1", network="v6b")'
+        ),
+    },
 }
 
 
