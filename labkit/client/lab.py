@@ -105,9 +105,7 @@ class NetworkCollection:
         """
         return Network(
             self._lab,
-            self._lab.api.network_create(
-                name, subnet, driver, parent, gateway, ipv6, subnet6
-            ),
+            self._lab.api.network_create(name, subnet, driver, parent, gateway, ipv6, subnet6),
         )
 
     def list(self) -> list[Network]:
@@ -175,8 +173,7 @@ class Lab:
         _OPEN.add(self)
         try:
             self.info: dict[str, Any] = self._api.start(
-                profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode,
-                **({"ipv6": True} if ipv6 else {}),
+                profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode, ipv6=ipv6
             )
         except BaseException:
             self._conn.close()
