@@ -53,6 +53,8 @@ _JA: dict[str, str] = {
     "Docker networking on one host": "単一ホストの Docker ネットワーク",
     "profile": "プロファイル",
     "veth pair": "veth ペア",
+    "macvlan child (bridge mode)": "macvlan の子インターフェイス (bridge モード)",
+    "sharing this network namespace": "このネットワーク名前空間を共有",
     "bridge": "仮想ブリッジ",
     "port": "ポート",
     "ports": "ポート",

@@ -46,10 +46,20 @@ class LabAPI:
         return dict(self._call("inspect", name))
 
     def network_create(
-        self, name: str, subnet: str | None = None, driver: str = "bridge"
+        self,
+        name: str,
+        subnet: str | None = None,
+        driver: str = "bridge",
+        parent: str | None = None,
+        gateway: str | None = None,
+        ipv6: bool = False,
+        subnet6: str | None = None,
     ) -> dict[str, Any]:
-        """``docker network create [-d DRIVER] [--subnet S] NAME``."""
-        return dict(self._call("network_create", name, subnet, driver))
+        """``docker network create [-d DRIVER] [--subnet S] [--gateway G] [-o parent=P]
+        [--ipv6 [--subnet S6]] NAME``."""
+        return dict(
+            self._call("network_create", name, subnet, driver, parent, gateway, ipv6, subnet6)
+        )
 
     def network_rm(self, name: str) -> None:
         """``docker network rm NAME``."""

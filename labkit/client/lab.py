@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 import weakref
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from labkit.client.snapshot import Snapshot
 from labkit.core.ipam import check_overlap, reserved_ranges
 from labkit.core.overlay import check_count, check_host
 from labkit.core.profiles import get_profile
-from labkit.errors import InvalidArgument, LabClosed, NotFound
+from labkit.errors import InvalidArgument, InvalidSubnet, LabClosed, NotFound
 
 #: labs not closed yet: closed by :func:`_close_open_labs` at exit, before finalisation
 _OPEN: weakref.WeakSet[Lab] = weakref.WeakSet()
@@ -83,14 +84,32 @@ class NetworkCollection:
     def __init__(self, lab: Lab) -> None:
         self._lab = lab
 
-    def create(self, name: str, subnet: str | None = None, driver: str = "bridge") -> Network:
-        """A new network. Similar to ``docker network create [-d DRIVER] [--subnet S] NAME``.
+    def create(
+        self,
+        name: str,
+        subnet: str | None = None,
+        *,
+        driver: str = "bridge",
+        parent: str | None = None,
+        gateway: str | None = None,
+        ipv6: bool = False,
+        subnet6: str | None = None,
+    ) -> Network:
+        """A new network. Similar to ``docker network create [-d DRIVER] [--subnet S]
+        [--gateway G] [-o parent=P] NAME``.
 
-        ``driver="bridge"`` (the default) makes a local bridge network on the first host;
+        ``driver="bridge"`` (the default) makes a ``br-…`` bridge on the first host;
         ``driver="overlay"`` a swarm-wide overlay (``-d overlay --attachable``) that spans
-        every host of the lab, VXLAN between their uplinks.
+        every host of the lab, VXLAN between their uplinks; ``driver="macvlan"``
+        puts containers straight on the parent's LAN (``parent="eth0"``, the host's
+        uplink, with the LAN's ``subnet`` and router as ``gateway``). ``ipv6=True``
+        (``--ipv6``, in a ``Lab(ipv6=True)``) adds an IPv6 /64: ``subnet6``, or the next
+        /64 of the lab's ULA prefix, as Docker 27 picks it.
         """
-        return Network(self._lab, self._lab.api.network_create(name, subnet, driver))
+        return Network(
+            self._lab,
+            self._lab.api.network_create(name, subnet, driver, parent, gateway, ipv6, subnet6),
+        )
 
     def list(self) -> list[Network]:
         """Similar to ``docker network ls`` (``bridge`` is docker0)."""
@@ -117,7 +136,9 @@ class Lab:
     (172.17.42.1/16, as in the article). ``subnet`` overrides the bridge network, e.g.
     ``"10.99.0.0/30"``; ``seed`` makes ids and veth names repeatable (notebooks use it so
     their stored outputs stay the same); ``icc=False`` is ``dockerd --icc=false``;
-    ``mode`` is ``"auto"``, ``"rootless"`` or ``"root"``.
+    ``mode`` is ``"auto"``, ``"rootless"`` or ``"root"``. ``ipv6=True`` is dockerd's
+    ``"ipv6": true``: docker0 gets a ULA /64 as well, the LAN gets IPv6 (2001:db8::/32)
+    and ip6tables gets Docker's rules, NAT included.
 
     The machine's own network is never touched: everything lives in namespaces owned by
     the lab's daemon, and the kernel frees them when the lab closes — or when this process
@@ -133,9 +154,19 @@ class Lab:
         icc: bool = True,
         mode: str = "auto",
         hosts: int = 1,
+        ipv6: bool = False,
     ) -> None:
         prof = get_profile(profile)
         check_count(hosts)
+        if hosts != 1 and ipv6:
+            raise InvalidArgument(
+                "Lab(hosts=N) and ipv6=True are not built together yet: use one or the other"
+            )
+        if isinstance(subnet, str) and ":" in subnet:
+            raise InvalidSubnet(
+                f"subnet {subnet!r} is IPv6, but docker0's subnet is its IPv4 one: use "
+                "Lab(ipv6=True), which gives docker0 a ULA /64 as Docker 27 does"
+            )
         if subnet is not None:
             check_overlap(subnet, reserved_ranges(prof))
         if seed is not None and not isinstance(seed, int):
@@ -152,7 +183,8 @@ class Lab:
         try:
             more = {"hosts": hosts} if hosts != 1 else {}
             self.info: dict[str, Any] = self._api.start(
-                profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode, **more
+                profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode, ipv6=ipv6,
+                **more,
             )
         except BaseException:
             self._conn.close()
@@ -255,7 +287,10 @@ class Lab:
         ``links`` maps containers to aliases (``{"c1": "web"}``, ``--link c1:web``); the
         alias and names are written to this container's ``/etc/hosts``. ``ports`` publishes
         ports like docker-py (``{"80/tcp": 8080}``, ``-p 8080:80``). ``network`` picks the
-        network (``"bridge"`` is docker0; others come from ``lab.networks.create``).
+        network (``"bridge"`` is docker0; others come from ``lab.networks.create``) or a
+        network mode, as ``docker run --network``: ``"none"`` (only ``lo``), ``"host"``
+        (the Docker host's own network namespace; ``ports`` are discarded with a warning)
+        or ``"container:NAME"`` (NAME's network namespace, hostname and ``/etc/hosts``).
         ``stepwise=True`` builds the veth pair in Docker's own order (temporary names, move,
         rename to eth0) and records each step with its ``ip`` command in ``container.steps``.
         ``host`` picks the Docker host in a ``Lab(hosts=N)`` (``"host"``, ``"host2"``, …),
@@ -267,6 +302,8 @@ class Lab:
         attrs = self.api.run(
             name, links=links, stepwise=stepwise, ports=ports, network=network, **more
         )
+        for message in attrs.pop("warnings", None) or ():
+            warnings.warn(f"WARNING: {message}", UserWarning, stacklevel=2)
         return Container(self, attrs)
 
     def rm(self, name: str | Container) -> None:
@@ -303,7 +340,8 @@ class Lab:
         Nodes are ``host``, ``outside`` and container names: ``"c1:eth0"``,
         ``f"host:{c1.veth}"``, ``"host:docker0"``, ``"host:eth0"``, ``"outside:eth0"``. Use it
         as a context manager; every sniffer is confirmed running before the block starts.
-        ``proto`` (``"icmp"``, ``"udp"``, ``"tcp"``, ``"arp"``, ``"ip"``), ``host`` and
+        ``proto`` (``"icmp"``, ``"udp"``, ``"tcp"``, ``"arp"``, ``"ip"``; ``"ip6"`` and
+        ``"icmp6"`` for IPv6, where ``icmp6`` includes NDP), ``host`` and
         ``port`` keep only matching packets (a filter like tcpdump's, applied in Python).
         """
         match = {k: v for k, v in (("proto", proto), ("host", host), ("port", port)) if v}

@@ -143,6 +143,11 @@ class Host(Node):
             return str(hosts[self.name]["ip"])
         return str(self._lab.info["uplink_ip"])
 
+    @property
+    def ip6(self) -> str | None:
+        """The uplink's IPv6 address in a ``Lab(ipv6=True)``, else None."""
+        return self._lab.info.get("uplink_ip6")
+
     def masquerade(self, on: bool | None = None) -> bool:
         """Is docker0's MASQUERADE rule in place? ``on=True/False`` adds/deletes it.
 
@@ -200,6 +205,11 @@ class Outside(Node):
         return str(self._lab.info["outside_ip"])
 
     @property
+    def ip6(self) -> str | None:
+        """An IPv6 server out there (2001:db8:113::10) in a ``Lab(ipv6=True)``, else None."""
+        return self._lab.info.get("outside_ip6")
+
+    @property
     def router_ip(self) -> str:
         return str(self._lab.info["router_ip"])
 
@@ -241,6 +251,17 @@ class Container(Node, Resource):
     def ip(self) -> str:
         """eth0's IPv4 address, e.g. ``172.17.0.2``."""
         return str(self.attrs["ip"])
+
+    @property
+    def ip6(self) -> str | None:
+        """eth0's IPv6 address on an IPv6 network (``--ipv6``), else None."""
+        return self.attrs.get("ip6") or None
+
+    @property
+    def network_mode(self) -> str:
+        """``docker inspect -f '{{.HostConfig.NetworkMode}}'``: ``"bridge"``, a network's
+        name, ``"none"``, ``"host"`` or ``"container:NAME"``."""
+        return str(self.attrs.get("network_mode") or "")
 
     @property
     def mac(self) -> str:
@@ -318,8 +339,29 @@ class Network(Resource):
 
     @property
     def bridge(self) -> str:
-        """The Linux bridge: ``docker0``, or ``br-`` + 12 hex digits of the id."""
+        """The Linux bridge: ``docker0``, or ``br-`` + 12 hex digits of the id (``""`` for
+        a macvlan network, which has none)."""
         return str(self.attrs["bridge"])
+
+    @property
+    def ipv6(self) -> bool:
+        """Was it created with ``--ipv6`` (docker0: ``Lab(ipv6=True)``)?"""
+        return bool(self.attrs.get("ipv6"))
+
+    @property
+    def subnet6(self) -> str | None:
+        """Its IPv6 /64, e.g. a ULA ``fdxx:xxxx:xxxx::/64``; None without IPv6."""
+        return self.attrs.get("subnet6")
+
+    @property
+    def driver(self) -> str:
+        """``bridge`` or ``macvlan`` (``docker network inspect -f '{{.Driver}}'``)."""
+        return str(self.attrs.get("driver", "bridge"))
+
+    @property
+    def parent(self) -> str | None:
+        """A macvlan network's parent interface (``-o parent=eth0``); None for a bridge."""
+        return self.attrs.get("parent")
 
     @property
     def subnet(self) -> str:
@@ -356,4 +398,6 @@ class Network(Resource):
         self._lab.api.network_rm(self.name)
 
     def __repr__(self) -> str:
+        if self.driver == "macvlan":
+            return f"<Network: {self.name} {self.subnet} macvlan on {self.parent}>"
         return f"<Network: {self.name} {self.subnet} on {self.bridge}>"

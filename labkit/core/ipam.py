@@ -125,6 +125,10 @@ class IPAM:
             "remove a container or create the lab with a larger subnet"
         )
 
+    def reserve(self, ip: str) -> None:
+        """Keep an address out of the pool (``docker network create --aux-address``)."""
+        self._used.add(int(ipaddress.IPv4Address(ip)))
+
     def release(self, ip: str) -> None:
         """Give an address back to the pool (harmless when it was not in use)."""
         self._used.discard(int(ipaddress.IPv4Address(ip)))

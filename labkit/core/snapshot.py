@@ -116,6 +116,25 @@ def match_wires(nodes: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
                 used.add((node_a, la["ifname"]))
                 used.add((node_b, lb["ifname"]))
                 break
+    return wires + macvlan_wires(nodes)
+
+
+def macvlan_wires(nodes: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
+    """A container's macvlan child hangs off its parent in the host: IFLA_LINK is the
+    parent's ifindex there (children made in the host itself are left out: no cable)."""
+    host = next((n for n, info in nodes.items() if info["kind"] == "host"), None)
+    if host is None:
+        return []
+    by_index = {lk["index"]: lk["ifname"] for lk in nodes[host]["links"]}
+    wires = []
+    for node, info in nodes.items():
+        if node == host:
+            continue
+        for lk in info["links"]:
+            parent = by_index.get(lk.get("peer_index") or -1)
+            if lk.get("kind") == "macvlan" and parent:
+                wires.append({"a": {"node": host, "ifname": parent},
+                              "b": {"node": node, "ifname": lk["ifname"]}})  # fmt: skip
     return wires
 
 

@@ -15,6 +15,7 @@ When the daemon exits, pid 1 exits and the kernel ends every process of the lab.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import pickle
 import select
@@ -42,7 +43,13 @@ def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w:
         os.close(fd)
         # the copy of the daemon's mounts is private already (unshare --mount made them so)
         nsutil.unshare(nsutil.CLONE_NEWNS | nsutil.CLONE_NEWUTS)
-        nsutil.mount_sysfs(SYSFS)
+        try:
+            nsutil.mount_sysfs(SYSFS)
+        except OSError as exc:
+            # EBUSY: this namespace's sysfs is the one already there (``--network host``
+            # joins the daemon's own namespace), so the inherited /sys is the right one
+            if exc.errno != errno.EBUSY:
+                raise
         nsutil.mount_tmpfs("/tmp")  # each container its own /tmp
         for src, dst in binds.items():
             nsutil.mount(src, dst, None, nsutil.MS_BIND)

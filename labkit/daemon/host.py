@@ -54,6 +54,7 @@ class DockerHost:
         icc: bool = True,
         mode: str = "rootless",
         hosts: int = 1,
+        ipv6: bool = False,
     ) -> None:
         from labkit.core.overlay import check_count
 
@@ -71,6 +72,11 @@ class DockerHost:
         self.timings: dict[str, float] = {}
         self.br_netfilter = True
         self.dns: DnsService | None = None
+        #: dockerd's ``"ipv6": true`` (see :mod:`.ipv6`); the engine's host id, from which
+        #: Docker 27 derives its ULA prefix
+        self.ipv6 = bool(ipv6)
+        self.host_id = names.new_id(self.rng) if self.ipv6 else ""
+        self.info6: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- properties
     @property
@@ -113,6 +119,8 @@ class DockerHost:
             "daemon_pid": os.getpid(),
             "timings": dict(self.timings),
             **({"hosts": self.lan.info()} if self.host_count > 1 else {}),
+            "ipv6": self.ipv6,
+            **self.info6,
         }
 
     # ----------------------------------------------------------------- start
@@ -180,6 +188,13 @@ class DockerHost:
         with netlink.inside(outside, self.home_fd):
             sock = bind_udp(p.resolver_ip)
         self.dns.add(sock, self._resolve_outside, forward=False)
+        if self.ipv6:
+            from labkit.core import ipv6 as v6
+            from labkit.daemon import ipv6
+
+            self.info6 = {**ipv6.start(self), "uplink_ip6": v6.UPLINK6,
+                          "router_ip6": v6.ROUTER6, "outside_ip6": v6.WORLD6,
+                          "engine_id": self.host_id}  # fmt: skip
         if self.host_count > 1:  # more Docker hosts on a LAN (labkit.daemon.lan)
             from labkit.daemon import lan
 
@@ -355,6 +370,10 @@ class DockerHost:
             from labkit.daemon import swarm
 
             return swarm.run(self, name, network=network, host=host, links=links, ports=ports)
+        from labkit.daemon import modes
+
+        if modes.is_mode(network):
+            return modes.run(self, name, network, links, ports)
         net = self.network(network)
         link_entries = self._check_links(links or {})
         from labkit.daemon import ports as ports_mod
@@ -417,10 +436,15 @@ class DockerHost:
         cid = names.new_id(self.rng)
         hostname = names.short_id(cid)
         veth = self._new_veth()
-        ns = netlink.create_netns(name, self.home_fd, ipv6=False)
+        ns = netlink.create_netns(name, self.home_fd, ipv6=net.ipam6 is not None)
         undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
         steps: list[dict[str, Any]] = []
-        if stepwise:
+        if net.driver == "macvlan":
+            from labkit.daemon import macvlan
+
+            veth = ""  # no host end: a child of the parent, moved in and renamed eth0
+            macvlan.attach(self, net, ns, "eth0", mac, undo)
+        elif stepwise:
             self._docker_steps(host, ns, veth, net, mac, steps, undo)
         else:
             host.rt.veth_add(veth, "eth0", ns.fd, mac, net.index, self._host_mac())
@@ -442,6 +466,12 @@ class DockerHost:
         t = time.perf_counter()
         rt.default_route(net.gateway)
         self._step(steps, stepwise, f"ip -n {name} route add default via {net.gateway}", t)
+        ip6 = ""
+        if net.ipam6 is not None:
+            from labkit.daemon import ipv6
+
+            ip6 = ipv6.attach(ns, "eth0", net, fresh=True)
+            undo.append(lambda: net.ipam6.release(ip6) if net.ipam6 else None)
         # on a user-defined network --link writes nothing to /etc/hosts: the embedded DNS
         # answers the alias for this container only (measured on Docker 20.10)
         files = self._write_files(name, hostname, ip, [] if net.user_defined else link_entries,
@@ -459,7 +489,7 @@ class DockerHost:
             holder=pid,
             files=files,
             id=cid,
-            endpoints=[Endpoint(net.name, "eth0", ip, mac, veth)],
+            endpoints=[Endpoint(net.name, "eth0", ip, mac, veth, ip6)],
             links=dict(links),
             steps=steps,
             created=time.monotonic(),
@@ -484,7 +514,7 @@ class DockerHost:
 
     def _isolate_if_needed(self, net: Network, veth: str) -> None:
         """icc=False without br_netfilter: bridge port isolation stands in for the DROP rule."""
-        if not net.icc and not self.br_netfilter:
+        if not net.icc and not self.br_netfilter and veth:
             run_tool(["bridge", "link", "set", "dev", veth, "isolated", "on"])
 
     @staticmethod
@@ -525,9 +555,11 @@ class DockerHost:
 
     def rm(self, name: str) -> dict[str, Any]:
         """``docker rm -f NAME``: stop its processes, delete its veth pairs, free addresses."""
+        from labkit.daemon import modes
         from labkit.daemon import ports as ports_mod
 
         rec = self.container(name)
+        modes.check_rm(self, rec)
         attrs = self.attrs(rec)
         for pub in list(rec.ports):
             ports_mod.unpublish(pub)
@@ -539,12 +571,20 @@ class DockerHost:
 
         release(self, rec)  # endpoints on other hosts and on overlay networks
         for e in rec.endpoints:
-            with contextlib.suppress(OSError):
-                self.host.rt.link_del(self.host.index(e.veth))
+            with contextlib.suppress(OSError, NotFound):
+                if e.veth:
+                    self.host.rt.link_del(self.host.index(e.veth))
+                else:  # a macvlan child: deleted now, not when the kernel frees the
+                    # namespace (later): its MAC must be free on the parent at once
+                    rec.netns.rt.link_del(rec.netns.index(e.ifname))
             if e.network in self.networks:
                 self.networks[e.network].ipam.release(e.ip)
-        rec.netns.close()
-        netlink.delete_netns_file(rec.netns.path)
+                ipam6 = self.networks[e.network].ipam6
+                if ipam6 is not None and e.ip6:
+                    ipam6.release(e.ip6)
+        if modes.owns_netns(rec):
+            rec.netns.close()
+            netlink.delete_netns_file(rec.netns.path)
         if rec.files:
             shutil.rmtree(rec.files, ignore_errors=True)
         del self.nodes[name]

@@ -36,17 +36,48 @@ def _pick_subnet(host: DockerHost, subnet: str | None) -> ipaddress.IPv4Network:
     raise SubnetExhausted("all of Docker's default address pools are in use in this lab")
 
 
-def create(host: DockerHost, name: str, subnet: str | None = None) -> dict[str, Any]:
-    """``docker network create [--subnet S] NAME`` (bridge driver)."""
+def create(
+    host: DockerHost,
+    name: str,
+    subnet: str | None = None,
+    driver: str = "bridge",
+    parent: str | None = None,
+    gateway: str | None = None,
+    ipv6: bool = False,
+    subnet6: str | None = None,
+) -> dict[str, Any]:
+    """``docker network create [-d DRIVER] [--subnet S] [--gateway G] [-o parent=P] NAME``
+    (the bridge driver here; macvlan in :mod:`.macvlan`)."""
+    from labkit.daemon import macvlan
+
     names.validate_name(name, "network")
+    macvlan.check_driver(driver, parent)
+    from labkit.daemon import ipv6 as v6
+
+    v6.check_network(host, ipv6, subnet, subnet6)
+    if ipv6 and driver != "bridge":
+        raise InvalidArgument("labkit builds IPv6 on bridge networks only (not on macvlan)")
     if name in host.networks or name in ("host", "none"):
         raise Conflict(f"network with name {name} already exists")
+    if driver == "macvlan":
+        return macvlan.create(host, name, str(parent), subnet, gateway)
+    if driver == "overlay":  # swarm scope: labkit.daemon.overlay
+        from labkit.daemon import overlay
+
+        if parent is not None or gateway is not None:
+            raise InvalidArgument(
+                "parent= and gateway= are not options of labkit's overlay driver; give "
+                "subnet= only (the gateway is the subnet's first address)"
+            )
+        return overlay.create(host, name, subnet)
     net_addr = _pick_subnet(host, subnet)
+    sub6 = v6.pick_subnet6(host, subnet6) if ipv6 else None
     nid = names.new_id(host.rng)
     bridge = names.bridge_name(nid)
-    ipam = IPAM(str(net_addr))
+    ipam = IPAM(str(net_addr), gateway=gateway)
     ipr = host.host.ipr
     ipr.link("add", ifname=bridge, kind="bridge", address=host._host_mac(), txqlen=0)
+    rules: list[firewall.Command] = []
     try:
         index = host.host.index(bridge)
         ipr.addr("add", index=index, address=str(ipam.gateway), prefixlen=ipam.prefixlen,
@@ -56,11 +87,18 @@ def create(host: DockerHost, name: str, subnet: str | None = None) -> dict[str, 
         from labkit.daemon.tools import apply_rules
 
         apply_rules(rules)
+        net = Network(name, nid, bridge, ipam, index, True, True, rules, time.monotonic())
+        if sub6 is not None:
+            v6.enable_on_bridge(host, net, sub6)
+            net.rules6 = v6.setup_rules(host, net)
     except BaseException:
+        from labkit.daemon.tools import apply_rules
+
+        with contextlib.suppress(Exception):
+            apply_rules(firewall.deletions(rules))
         with contextlib.suppress(Exception):
             ipr.link("del", ifname=bridge)
         raise
-    net = Network(name, nid, bridge, ipam, index, True, True, rules, time.monotonic())
     host.networks[name] = net
     return net.attrs([])
 
@@ -83,8 +121,13 @@ def remove(host: DockerHost, name: str) -> None:
     from labkit.daemon.tools import apply_rules
 
     apply_rules(firewall.deletions(net.rules))
-    with contextlib.suppress(OSError):
-        host.host.rt.link_del(net.index)
+    if net.rules6:
+        from labkit.daemon import ipv6
+
+        ipv6.apply6(firewall.deletions(net.rules6))
+    if net.driver == "bridge":  # a macvlan network's index is its parent, the uplink
+        with contextlib.suppress(OSError):
+            host.host.rt.link_del(net.index)
     del host.networks[name]
 
 
@@ -96,6 +139,9 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         from labkit.daemon import overlay
 
         return overlay.connect(host, name, container)
+    from labkit.daemon import modes
+
+    modes.check_connect(rec)
     if rec.on != "host":
         raise InvalidArgument(
             f"docker network connect {name} {container}: {container} runs on {rec.on}, and "
@@ -107,20 +153,30 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     ip = net.ipam.allocate()
     ifname = f"eth{rec.next_if}"
     mac = names.mac_from_ip(ip)
-    veth = host._new_veth()
+    veth = host._new_veth() if net.driver == "bridge" else ""
     try:
-        host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index, host._host_mac())
+        if net.driver == "macvlan":
+            from labkit.daemon import macvlan
+
+            macvlan.attach(host, net, rec.netns, ifname, mac, [])
+        else:
+            host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index, host._host_mac())
         try:
             idx = rec.netns.index(ifname)
             rec.netns.rt.addr_add(idx, ip, net.ipam.prefixlen, net.ipam.broadcast)
             rec.netns.rt.link_up(idx)
+            ip6 = ""
+            if net.ipam6 is not None:
+                from labkit.daemon import ipv6
+
+                ip6 = ipv6.attach(rec.netns, ifname, net, fresh=rec.primary is None)
         except BaseException:
-            host.host.rt.link_del(host.host.index(veth))
+            _unplug(host, rec, ifname, veth)
             raise
     except BaseException as exc:
         net.ipam.release(ip)
         raise host._translate(exc, f"docker network connect {name} {container}") from None
-    rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth))
+    rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth, ip6))
     rec.next_if += 1
     _refresh_gwbridge(host, rec)
     _update_gateway(host, rec)
@@ -155,13 +211,26 @@ def disconnect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         for pub in list(rec.ports):
             ports_mod.unpublish(pub)
             rec.ports.remove(pub)
-    with contextlib.suppress(OSError):
-        host.host.rt.link_del(host.host.index(ep.veth))
+    _unplug(host, rec, ep.ifname, ep.veth)
     net.ipam.release(ep.ip)
+    if net.ipam6 is not None and ep.ip6:
+        net.ipam6.release(ep.ip6)
     rec.endpoints.remove(ep)
     _refresh_gwbridge(host, rec)
     _update_gateway(host, rec)
     return host.attrs(rec)
+
+
+def _unplug(host: DockerHost, rec: NodeRecord, ifname: str, veth: str) -> None:
+    """Delete an endpoint's interface: the host end of its veth pair, or (macvlan, no host
+    end) the container's interface itself."""
+    from labkit.errors import NotFound
+
+    with contextlib.suppress(OSError, NotFound):
+        if veth:
+            host.host.rt.link_del(host.host.index(veth))
+        else:
+            rec.netns.rt.link_del(rec.netns.index(ifname))
 
 
 def gateway_endpoint(rec: NodeRecord, skip: frozenset[str] = frozenset()) -> Endpoint | None:

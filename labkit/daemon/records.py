@@ -26,6 +26,7 @@ class Endpoint:
     ip: str
     mac: str
     veth: str
+    ip6: str = ""
 
 
 @dataclass
@@ -52,6 +53,13 @@ class Network:
     icc: bool = True
     rules: list[firewall.Command] = field(default_factory=list)
     created: float = 0.0
+    #: ``bridge`` or ``macvlan`` (see :mod:`.macvlan`); a macvlan network has no bridge,
+    #: and ``index`` is its parent's
+    driver: str = "bridge"
+    parent: str | None = None
+    #: the network's IPv6 pool (``--ipv6``), and the ip6tables rules made for it
+    ipam6: Any = None
+    rules6: list[firewall.Command] = field(default_factory=list)
 
     @property
     def gateway(self) -> str:
@@ -67,11 +75,15 @@ class Network:
             "name": self.name,
             "id": self.id,
             "short_id": self.id[:12],
-            "driver": "bridge",
+            "driver": self.driver,
+            "parent": self.parent,
             "bridge": self.bridge,
             "subnet": self.subnet,
             "gateway": self.gateway,
             "user_defined": self.user_defined,
+            "ipv6": self.ipam6 is not None,
+            "subnet6": str(self.ipam6.subnet) if self.ipam6 is not None else None,
+            "gateway6": str(self.ipam6.gateway) if self.ipam6 is not None else None,
             "icc": self.icc,
             "containers": containers,
         }
@@ -99,6 +111,11 @@ class NodeRecord:
     next_if: int = 1
     #: the Docker host it runs on (``Lab(hosts=N)``: ``host``, ``host2``, …)
     on: str = "host"
+    #: ``docker run --network``: a network's name, or a mode (``none``, ``host``,
+    #: ``container:NAME``; see :mod:`.modes`)
+    network_mode: str = ""
+    #: whose network namespace this node joined (``"host"`` or a container), if not its own
+    shares: str | None = None
 
     @property
     def pid(self) -> int | None:
@@ -135,7 +152,9 @@ class NodeRecord:
             "pid": self.pid if with_pid else None,
             "netns": self.netns.name,
             "network": first.network if first else None,
+            "network_mode": self.network_mode or (first.network if first else None),
             "ip": first.ip if first else "",
+            "ip6": (first.ip6 or None) if first else None,
             "prefixlen": net.ipam.prefixlen if net else None,
             "mac": first.mac if first else "",
             "gateway": net.gateway if net else None,
@@ -144,6 +163,7 @@ class NodeRecord:
                 e.network: {
                     "ifname": e.ifname,
                     "ip": e.ip,
+                    "ip6": e.ip6 or None,
                     "mac": e.mac,
                     "veth": e.veth,
                     "gateway": networks[e.network].gateway if e.network in networks else None,

@@ -52,16 +52,19 @@ class Daemon:
         return self.host.run(name, **kwargs)
 
     @rpc(serial=True)
-    def network_create(self, name: str, subnet: str | None = None, driver: str = "bridge") -> Any:
+    def network_create(
+        self,
+        name: str,
+        subnet: str | None = None,
+        driver: str = "bridge",
+        parent: str | None = None,
+        gateway: str | None = None,
+        ipv6: bool = False,
+        subnet6: str | None = None,
+    ) -> Any:
         from labkit.daemon import networks
 
-        if driver == "overlay":
-            from labkit.daemon import overlay
-
-            return overlay.create(self.host, name, subnet)
-        if driver != "bridge":
-            raise InvalidArgument(f"unknown network driver {driver!r}; use 'bridge' or 'overlay'")
-        return networks.create(self.host, name, subnet)
+        return networks.create(self.host, name, subnet, driver, parent, gateway, ipv6, subnet6)
 
     @rpc(serial=True)
     def network_rm(self, name: str) -> None:

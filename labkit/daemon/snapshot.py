@@ -195,8 +195,14 @@ def snapshot(host: DockerHost) -> SnapshotData:
     """A snapshot of every namespace of the lab."""
     info = host.info()
     info.pop("timings", None)
-    nodes = {name: _node(host, rec) for name, rec in host.nodes.items()}
-    return {"lab": info, "nodes": nodes, "wires": match_wires(nodes)}
+    from labkit.daemon.modes import shared_nodes
+
+    shared = shared_nodes(host)
+    nodes = {name: _node(host, rec) for name, rec in host.nodes.items() if name not in shared}
+    snap: SnapshotData = {"lab": info, "nodes": nodes, "wires": match_wires(nodes)}
+    if shared:
+        snap["shared"] = shared  # type: ignore[typeddict-unknown-key]
+    return snap
 
 
 __all__ = ["snapshot", "iptables_rules", "conntrack_entries"]

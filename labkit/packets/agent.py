@@ -93,13 +93,15 @@ def _matcher(match: dict[str, Any]) -> Callable[[Any], bool]:
     """A Python-side capture filter (BPF needs tcpdump, absent in the sandbox)."""
     import scapy.layers.vxlan  # noqa: F401 - so an overlay's tunnelled frames decode
     from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import ARP
 
     unknown = set(match) - {"proto", "host", "port"}
     if unknown:
         raise ValueError(f"unknown match keys {sorted(unknown)}; use proto, host, port")
     proto = match.get("proto")
-    layers = {"icmp": ICMP, "udp": UDP, "tcp": TCP, "arp": ARP, "ip": IP}
+    layers = {"icmp": ICMP, "udp": UDP, "tcp": TCP, "arp": ARP, "ip": IP, "ip6": IPv6,
+              "icmp6": IPv6}  # fmt: skip
     if proto is not None and proto not in layers:
         raise ValueError(f"match proto {proto!r}: use one of {sorted(layers)}")
     host = match.get("host")
@@ -108,9 +110,14 @@ def _matcher(match: dict[str, Any]) -> Callable[[Any], bool]:
     def keep(pkt: Any) -> bool:
         if proto is not None and not pkt.haslayer(layers[proto]):
             return False
+        if proto == "icmp6" and pkt[IPv6].nh != 58:  # ICMPv6, NDP included
+            return False
         if host is not None:
             if IP in pkt:
                 if host not in (pkt[IP].src, pkt[IP].dst):
+                    return False
+            elif IPv6 in pkt:
+                if host not in (pkt[IPv6].src, pkt[IPv6].dst):
                     return False
             elif ARP in pkt:
                 if host not in (pkt[ARP].psrc, pkt[ARP].pdst):

@@ -53,16 +53,28 @@ def _decode(raw: bytes, t: float, linktype: int, point: str) -> Packet:
 
 
 def match_key(pkt: Packet) -> tuple[Any, ...] | None:
-    """What identifies an IPv4 packet across NAT (None for packets without IPv4).
+    """What identifies an IP packet across NAT (None for packets without IP).
+
+    IPv6 has no identification field: its payload length, next header, flow label and the
+    bytes after the addresses' checksum-free part identify it (NAT rewrites addresses,
+    and with them the checksums; ICMPv6 echoes keep their id, sequence and data).
 
     A VXLAN packet (an overlay network's frame between two hosts) is identified by the
-    frame it carries, so the same ping matches inside the containers and on the uplinks.
-    """
+    frame it carries, so the same ping matches inside the containers and on the uplinks."""
     if pkt.haslayer(VXLAN):
         return match_key(pkt[VXLAN].payload)
     ip = pkt.getlayer(IP)
     if ip is None:
-        return None
+        ip6 = pkt.getlayer("IPv6")
+        if ip6 is None:
+            return None
+        l4 = ip6.payload
+        for field in ("id", "seq", "data"):
+            if not hasattr(l4, field):
+                break
+        else:
+            return (6, ip6.plen, ip6.nh, ip6.fl, l4.type, l4.id, l4.seq, bytes(l4.data))
+        return (6, ip6.plen, ip6.nh, ip6.fl, bytes(l4.payload))
     base: tuple[Any, ...] = (ip.id, ip.proto, ip.len)
     l4 = ip.payload
     if isinstance(l4, UDP):

@@ -99,6 +99,33 @@ SOLUTIONS: dict[str, dict[str, str]] = {
             "            for line in fdb.splitlines() if line.startswith(c3.mac))"
         ),
     },
+    "13-network-modes": {
+        "c20": (
+            'pause = lab.run("pause")\n'
+            'web = lab.run("web", network="container:pause")\n'
+            "serve(web, 8080)\n"
+            'sidecar = lab.run("sidecar", network="container:pause")'
+        ),
+    },
+    "14-macvlan": {
+        "c10": (
+            "shim = [\n"
+            '    "ip link add mv-shim link eth0 type macvlan mode bridge",\n'
+            '    "ip addr add 198.51.100.254/32 dev mv-shim",\n'
+            '    "ip link set mv-shim up",\n'
+            '    "ip route add 198.51.100.0/26 dev mv-shim",\n'
+            "]\n"
+            "for command in shim:\n"
+            '    print(command, "→", lab.host.exec_run(command).exit_code)'
+        ),
+    },
+    "15-ipv6": {
+        "c14": (
+            "prediction = str(base.network_address + (2 << 64) + 2)  # the third /64, from ::2\n"
+            'v6b = lab.networks.create("v6b", ipv6=True)\n'
+            'd1 = lab.run("d1", network="v6b")'
+        ),
+    },
 }
 
 

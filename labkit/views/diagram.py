@@ -522,6 +522,13 @@ def _diagram(
     root = frame.__enter__() if frame is not None else g
     if frame is not None:
         root.attr(labelloc="b", labeljust="l", color="white", penwidth="0", fontsize="10")
+    # containers run with --network host / container:NAME live in another node's namespace:
+    # drawn as guests of that node (the namespace, and so its interfaces, are the owner's)
+    guests: dict[str, list[str]] = {}
+    for guest, how in sorted((snap.get("shared") or {}).items()):
+        guests.setdefault(str(how.get("shares")), []).append(
+            f"{guest} (--network {how.get('network_mode')})"
+        )
 
     for name in order:
         info = nodes[name]
@@ -538,6 +545,11 @@ def _diagram(
             if hostname and hostname != name
             else ""
         )
+        if guests.get(name):
+            host_note += (
+                f'<br/><font point-size="10">{_esc(tr("sharing this network namespace"))}: '
+                f"{_esc(', '.join(guests[name]))}</font>"
+            )
         with root.subgraph(name=f"cluster_{ids(name, 'cluster')}") as c:
             c.attr(
                 label=f"<<b>{_esc(shown)}</b>{host_note}>",
@@ -611,6 +623,8 @@ def _diagram(
             (n, lk["ifname"]): lk.get("kind") for n in (a[0], b[0]) for lk in nodes[n]["links"]
         }
         cable = tr("veth pair") if "veth" in (kinds.get(a), kinds.get(b)) else ""
+        if "macvlan" in (kinds.get(a), kinds.get(b)):
+            cable = tr("macvlan child (bridge mode)")
         attrs = {"penwidth": "1.6"}
         if cable:
             attrs.update(label=cable, fontcolor=_MUTED, fontsize="8")
