@@ -31,6 +31,11 @@ def run(
     """``docker run`` on another host of the lab, or on an overlay network."""
     lan = state(dh)
     hs = lan.host(host)
+    if network in ("none", "host") or network.startswith("container:"):
+        raise InvalidArgument(
+            f"network mode {network!r} is built on the lab's first host only; run it there "
+            "(without host=)"
+        )
     if ports:
         raise InvalidArgument(
             "ports= is only built for containers on the first host's bridge networks (a swarm "

@@ -214,6 +214,8 @@ def test_bad_input_gets_clear_errors_and_the_lab_stays(swarm: Lab) -> None:
         swarm.networks.create("local")
         swarm.run("xx", network="local", host="host2")
     swarm.networks.get("local").remove()
+    with pytest.raises(InvalidArgument, match="first host only"):
+        swarm.run("xx", network="none", host="host2")
     with pytest.raises(InvalidArgument, match="first host"):
         swarm.hosts[1].masquerade(False)
     assert [c.name for c in swarm.containers.list()] == before
@@ -224,6 +226,11 @@ def test_bad_input_gets_clear_errors_and_the_lab_stays(swarm: Lab) -> None:
 def test_bad_host_counts(hosts: object) -> None:
     with pytest.raises(InvalidArgument, match="hosts"):
         Lab(hosts=hosts)  # type: ignore[arg-type]
+
+
+def test_several_hosts_and_ipv6_are_refused_together() -> None:
+    with pytest.raises(InvalidArgument, match="not built together"):
+        Lab(hosts=2, ipv6=True)
 
 
 def test_overlay_on_a_one_host_lab_is_a_one_node_swarm(can_lab: None) -> None:
