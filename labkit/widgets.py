@@ -37,6 +37,7 @@ import ipywidgets as W
 
 from labkit.core.firewall import masquerade_rule
 from labkit.errors import LabkitError
+from labkit.i18n import tr
 from labkit.views.html import conntrack_html
 
 if TYPE_CHECKING:
@@ -70,8 +71,9 @@ def _e(value: Any) -> str:
 
 
 def _heading(title: str, hint: str = "") -> W.HTML:
-    sub = f' <span style="{_HINT} font-weight: 400;">{_e(hint)}</span>' if hint else ""
-    return W.HTML(f'<div style="{_WRAP}{_H}">{_e(title)}{sub}</div>')
+    """A section heading and its hint, in labkit's language (:func:`labkit.set_language`)."""
+    sub = f' <span style="{_HINT} font-weight: 400;">{_e(tr(hint))}</span>' if hint else ""
+    return W.HTML(f'<div style="{_WRAP}{_H}">{_e(tr(title))}{sub}</div>')
 
 
 def _muted(text: str) -> str:
@@ -118,7 +120,7 @@ class Panel:
         self._syncing = False  # set while the panel itself updates widgets
 
         # containers
-        self.name_text = W.Text(placeholder="name, e.g. c3", layout=W.Layout(width="160px"))
+        self.name_text = W.Text(placeholder=tr("name, e.g. c3"), layout=W.Layout(width="160px"))
         self.run_button = W.Button(description="docker run", icon="play", button_style="success")
         self.rm_dropdown = W.Dropdown(options=[], layout=W.Layout(width="220px"))
         self.rm_button = W.Button(description="docker rm", icon="trash", button_style="danger")
@@ -126,10 +128,10 @@ class Panel:
 
         # traffic
         self.src_dropdown = W.Dropdown(
-            options=[], description="from", layout=W.Layout(width="260px")
+            options=[], description=tr("from"), layout=W.Layout(width="260px")
         )
         self.target_dropdown = W.Dropdown(
-            options=[], description="to", layout=W.Layout(width="320px")
+            options=[], description=tr("to"), layout=W.Layout(width="320px")
         )
         self.proto_toggle = W.ToggleButtons(
             options=[("ping", "ping"), ("UDP", "udp")],
@@ -137,13 +139,15 @@ class Panel:
             tooltips=["ICMP echo request", f"UDP datagram to port {UDP_PORT}"],
             style={"button_width": "70px"},
         )
-        self.send_button = W.Button(description="send", icon="paper-plane", button_style="primary")
+        self.send_button = W.Button(
+            description=tr("send"), icon="paper-plane", button_style="primary"
+        )
         self.result_html = W.HTML(_muted("nothing sent yet"))
         self.capture_html = W.HTML()
         self.diagram_html = W.HTML()
 
         # switches
-        self.masquerade_box = W.Checkbox(description="MASQUERADE rule", indent=False)
+        self.masquerade_box = W.Checkbox(description=tr("MASQUERADE rule"), indent=False)
         self.ip_forward_box = W.Checkbox(description="ip_forward", indent=False)
 
         # conntrack
@@ -161,11 +165,15 @@ class Panel:
         self.widget: W.VBox = W.VBox(
             [
                 W.HTML(
-                    f'<div style="{_WRAP}{_H} font-size: 16px;">labkit lab panel '
-                    f'<span style="{_HINT} font-weight: 400;">{_e(self._default_bridge())} '
-                    f'<span style="{_MONO}">{_e(lab.gateway)}</span> on '
-                    f'<span style="{_MONO}">{_e(lab.subnet)}</span>, host uplink '
-                    f'<span style="{_MONO}">{_e(lab.host.ip)}</span></span></div>'
+                    f'<div style="{_WRAP}{_H} font-size: 16px;">{_e(tr("labkit lab panel"))} '
+                    f'<span style="{_HINT} font-weight: 400;">'
+                    + tr("{bridge} {gateway} on {subnet}, host uplink {ip}").format(
+                        bridge=_e(self._default_bridge()),
+                        gateway=f'<span style="{_MONO}">{_e(lab.gateway)}</span>',
+                        subnet=f'<span style="{_MONO}">{_e(lab.subnet)}</span>',
+                        ip=f'<span style="{_MONO}">{_e(lab.host.ip)}</span>',
+                    )
+                    + "</span></div>"
                 ),
                 self.message,
                 _heading("Containers", "docker run --name NAME / docker rm -f NAME"),

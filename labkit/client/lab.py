@@ -366,17 +366,26 @@ class Lab:
         )
 
     def _repr_html_(self) -> str:
+        """The lab as a table of its containers, in labkit's language (``set_language``)."""
+        from labkit.i18n import tr
+
         if self.closed:
-            return "<p><b>Lab</b>: closed</p>"
+            return f"<p><b>{tr('Lab')}</b>: {tr('closed')}</p>"
         rows = "".join(
             f"<tr><td><code>{html.escape(c.name)}</code></td><td>{html.escape(c.ip)}</td>"
             f"<td>{html.escape(c.mac)}</td><td>{html.escape(c.veth)}</td></tr>"
             for c in self.containers.list()
         )
+        code = {k: f"<code>{html.escape(v)}</code>" for k, v in
+                (("profile", self.profile), ("gateway", self.gateway), ("subnet", self.subnet))}
+        about = tr("profile {profile}, docker0 {gateway} on {subnet}, {mode} sandbox").format(
+            mode=html.escape(self.mode), **code
+        )
+        head = "".join(
+            f"<th>{html.escape(tr(t))}</th>" for t in ("container", "eth0 IP", "MAC", "host veth")
+        )
+        empty = f"<tr><td colspan=4>{html.escape(tr('no containers yet'))}</td></tr>"
         return (
-            f"<p><b>Lab</b> — profile <code>{html.escape(self.profile)}</code>, docker0 "
-            f"<code>{html.escape(self.gateway)}</code> on <code>{html.escape(self.subnet)}</code>, "
-            f"{html.escape(self.mode)} sandbox</p>"
-            "<table><tr><th>container</th><th>eth0 IP</th><th>MAC</th><th>host veth</th></tr>"
-            f"{rows or '<tr><td colspan=4>no containers yet</td></tr>'}</table>"
+            f"<p><b>{html.escape(tr('Lab'))}</b> — {about}</p>"
+            f"<table><tr>{head}</tr>{rows or empty}</table>"
         )

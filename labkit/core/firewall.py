@@ -77,8 +77,8 @@ class Ruleset:
             out += [
                 f"-A FORWARD -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
                 f"-A FORWARD -o {br} -j DOCKER",
-                f"-A FORWARD -i {br} ! -o {br} -j ACCEPT",
-                f"-A FORWARD -i {br} -o {br} -j {'ACCEPT' if b.icc else 'DROP'}",
+                "-A " + " ".join(outbound_rule(br)),
+                "-A " + " ".join(icc_rule(br, b.icc)),
             ]
         for p in self.ports:
             out.append(
@@ -128,6 +128,18 @@ class Ruleset:
 def masquerade_rule(bridge: str, subnet: str) -> list[str]:
     """The arguments of the MASQUERADE rule of one bridge (for ``iptables -t nat -A/-D``)."""
     return ["POSTROUTING", "-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]
+
+
+def outbound_rule(bridge: str) -> list[str]:
+    """The filter rule that lets a bridge's containers out (``iptables -A/-C/-D`` arguments):
+    ``FORWARD -i BRIDGE ! -o BRIDGE -j ACCEPT``."""
+    return ["FORWARD", "-i", bridge, "!", "-o", bridge, "-j", "ACCEPT"]
+
+
+def icc_rule(bridge: str, icc: bool = True) -> list[str]:
+    """The filter rule for traffic between a bridge's containers: ACCEPT, or DROP with
+    ``--icc=false`` (``iptables -A/-C/-D`` arguments)."""
+    return ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT" if icc else "DROP"]
 
 
 Command = tuple[str, list[str]]  # (table, iptables arguments)

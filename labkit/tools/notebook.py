@@ -31,7 +31,9 @@ def check_environment() -> bool:
     text, ok = report(items)
     if ok:
         # the same text for root and for a learner (the modes differ: `labkit doctor` has them)
-        print("✔ labs can run here")
+        from labkit.i18n import tr
+
+        print(f"✔ {tr('labs can run here')}")
         return True
     print("✘ labs cannot run in this environment. Why, step by step (`labkit doctor`):\n")
     print("\n".join(line for line in text.splitlines() if not line.startswith("[ok  ]")))
@@ -62,10 +64,18 @@ class Verdict:
 def verdict(ok: bool, good: str, hint: str) -> Verdict:
     """Print ``✔ good`` when ``ok``, else ``✘ not yet — hint: …``; return the verdict.
 
+    The sentences are written in labkit's language (:func:`labkit.set_language`): a
+    Japanese notebook reads ``✘ まだです — ヒント: …`` from the same code.
+
     The returned :class:`Verdict` is truthy when the check passed; its repr is empty so a
     check called as a cell's last line does not print twice.
     """
-    v = Verdict(bool(ok), f"✔ {good}" if ok else f"✘ not yet — hint: {hint}")
+    from labkit.i18n import tr, tr_message
+
+    if ok:
+        v = Verdict(True, f"✔ {tr_message(good)}")
+    else:
+        v = Verdict(False, f"✘ {tr('not yet')} — {tr('hint')}: {tr_message(hint)}")
     print(v.message)
     sys.stdout.flush()
     return v

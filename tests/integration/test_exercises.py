@@ -95,3 +95,36 @@ def test_icc_fixed_by_skipping_iptables_is_not_accepted(can_lab: None) -> None:
 def test_unknown_exercise_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="forwarding"):
         exercises.get("nope")
+
+
+@pytest.mark.parametrize("name", ["forwarding", "masquerade", "forward-accept", "default-route"])
+def test_the_documented_fix_uses_this_labs_addresses(can_lab: None, name: str) -> None:
+    """In the article profile (docker0 172.17.42.1) the exercise's own ``fix`` command,
+    typed as it reads, repairs the lab: no address of another profile is baked in."""
+    with Lab(profile="article", seed=7) as lab:
+        c1 = lab.run("c1")
+        ex = exercises.get(name)
+        ex.breaks(lab, c1)
+        assert not ex.check(lab, c1)
+        node, command = ex.fix(lab, c1).split(": ", 1)
+        assert "172.17.0.1 " not in command + " ", command  # modern's docker0, not this one
+        target = lab.host if node == "host" else lab.containers.get(node)
+        assert target.exec_run(command).exit_code == 0, command
+        assert ex.check(lab, c1), f"{name}: {command} must repair it"
+        assert all(": " in step for step in ex.diagnosis(lab, c1))
+
+
+def test_checks_read_in_japanese(can_lab: None) -> None:
+    """With labkit.set_language("ja") a check's verdict, facts and hint are Japanese; the
+    evidence (addresses, rules) stays as the kernel wrote it."""
+    from labkit import i18n
+
+    with Lab(profile="modern", seed=7) as lab, i18n.using("ja"):
+        c1 = lab.run("c1")
+        ex = exercises.fault(1)
+        ex.breaks(lab, c1)
+        text = str(ex.check(lab, c1))
+        assert text.startswith(f"✘ まだです: c1 はまだ {lab.outside.ip} に届きません"), text
+        assert "ヒント: エコー要求" in text and "not yet" not in text
+        lab.host.exec_run("sysctl -w net.ipv4.ip_forward=1")
+        assert str(ex.check(lab, c1)).startswith("✔ 直りました (転送がオフ): c1 はまた")

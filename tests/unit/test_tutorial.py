@@ -64,3 +64,21 @@ def test_faults_are_numbered_in_order() -> None:
     assert [exercises.fault(n) for n in range(1, 6)] == list(exercises.EXERCISES.values())
     with pytest.raises(KeyError, match="1 to 5"):
         exercises.fault(6)
+
+
+def test_check_sentences_are_translated_whole_with_their_values() -> None:
+    from labkit.i18n import tr_message
+    from labkit.tools.notebook import verdict
+
+    sentence = "c1 still cannot reach 203.0.113.10"
+    assert tr_message(sentence, "ja") == "c1 はまだ 203.0.113.10 に届きません"
+    assert tr_message(sentence, "en") == sentence
+    # a sentence without a template stays as written, rather than half translated
+    assert tr_message("c1 reaches nothing at all", "ja") == "c1 reaches nothing at all"
+    from labkit import i18n
+
+    with i18n.using("ja"):
+        v = verdict(False, "", "replace the ... above, run that cell, then this check")
+    assert v.message.startswith("✘ まだです — ヒント: 上の ... を置き換えて")
+    with i18n.using("en"):
+        assert verdict(True, "right for x", "").message == "✔ right for x"
