@@ -9,7 +9,6 @@ Nothing here starts a lab: it reads the notebooks as stored.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import nbformat
@@ -68,10 +67,37 @@ def test_prose_is_japanese_and_translated_from_the_current_english(name: str) ->
 
 
 @pytest.mark.parametrize("name", EN_NAMES)
-def test_every_notebook_ends_with_a_matome(name: str) -> None:
-    md = cells(JA / name, "markdown")
-    tail = "\n".join(c.source for c in md[-3:])
-    assert re.search(r"^#{2,3} まとめ", tail, re.M), f"{name}: no まとめ among the last cells"
+def test_every_notebook_ends_with_a_matome_a_real_host_and_the_next_step(name: str) -> None:
+    """The Japanese ending mirrors the English one (tests/test_notebooks_meta.py): a まとめ
+    of three to five lines, 実際の Docker ホストでは with the commands, and the next link."""
+    end = cells(JA / name, "markdown")[-1]
+    text = end.source
+    assert text.startswith("## まとめ"), f"{name}: the last cell must be the ending, まとめ first"
+    recap = text.split("## 実際の Docker ホストでは")[0].splitlines()
+    bullets = [ln for ln in recap if ln.startswith("- ")]
+    assert 3 <= len(bullets) <= 5, f"{name}: the まとめ has {len(bullets)} lines, not 3 to 5"
+    assert "## 実際の Docker ホストでは" in text and "```sh" in text, (
+        f"{name}: no 実際の Docker ホストでは section with the commands in a sh block"
+    )
+    assert any(w in text for w in ("docker ", "nsenter ", "ip ", "iptables ")), name
+    later = EN_NAMES[EN_NAMES.index(name) + 1 :]
+    target = f"({later[0]})" if later else "(README.md)"
+    assert target in text.splitlines()[-1], f"{name}: the last line must link to {target}"
+
+
+@pytest.mark.parametrize("name", EN_NAMES)
+def test_checks_answer_in_japanese(name: str) -> None:
+    """labkit's own sentences in a check's stored output (✘ まだです — ヒント: …) are
+    Japanese: the hint is prose for the learner, even though the cell's code is English."""
+    nb = nbformat.read(JA / name, as_version=4)
+    checked = [c for c in nb.cells if "check" in c.metadata.get("tags", [])]
+    for c in checked:
+        shown = "".join(
+            o.get("text", "") or str(o.get("data", {}).get("text/plain", "")) for o in c.outputs
+        )
+        assert "✘" in shown or "✔" in shown, f"{name}:{c.id}: no verdict stored"
+        assert "not yet" not in shown and "hint:" not in shown, f"{name}:{c.id}: {shown!r}"
+        assert editions.is_japanese(shown), f"{name}:{c.id} answers in English: {shown!r}"
 
 
 @pytest.mark.parametrize("name", EN_NAMES)
