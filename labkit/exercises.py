@@ -88,7 +88,7 @@ class Check:
 
     def __str__(self) -> str:
         lines = [self.headline]
-        lines += [f"    {tr(what)}: {value}" for what, value in self.shown_facts]
+        lines += [f"    {tr_message(w)}: {tr_message(v)}" for w, v in self.shown_facts]
         if not self.ok and self.hint:
             lines.append(f"  {tr('hint')}: {tr_message(self.hint)}")
         return "\n".join(lines)
@@ -102,7 +102,8 @@ class Check:
     def _repr_html_(self) -> str:
         color = "#1a7f37" if self.ok else "#cf222e"
         facts = "".join(
-            f"<tr><td>{html.escape(tr(w))}</td><td><code>{html.escape(v)}</code></td></tr>"
+            f"<tr><td>{html.escape(tr_message(w))}</td>"
+            f"<td><code>{html.escape(tr_message(v))}</code></td></tr>"
             for w, v in self.shown_facts
         )
         hint = (

@@ -172,6 +172,9 @@ _JA: dict[str, str] = {
     "hint": "ヒント",
     "traffic": "通信",
     "labs can run here": "ここでラボを動かせます",
+    "present": "あり",
+    "missing": "なし",
+    "(none)": "(なし)",
 }
 
 # English message templates → Japanese, for the checks' sentences. A ``{name}`` stands for
@@ -296,6 +299,11 @@ _JA_MESSAGES: dict[str, str] = {
         "予想は {p}、Docker が与えたのは {ip}。外に届く: {r}。{base} のうち使われている /64 を数え、"
         "::2 から始めてください",
     # 11: the break-and-fix exercises (labkit.exercises)
+    "{src} → {dst}: {n}/{m} answered": "{src} → {dst}: {m} 回中 {n} 回応答",
+    "nat rule {rule}": "nat テーブルのルール {rule}",
+    "filter rule {rule}": "filter テーブルのルール {rule}",
+    "bridge port {veth}": "ブリッジのポート {veth}",
+    "host {name}": "ホストの {name}",
     "{c} reaches {ip} again": "{c} はまた {ip} に届きます",
     "{c} gets out, but not the way Docker does it": "{c} は外へ出られますが、Docker のやり方ではありません",
     "{c} still cannot reach {ip}": "{c} はまだ {ip} に届きません",
@@ -360,6 +368,9 @@ def _patterns(lang: str) -> list[tuple[re.Pattern[str], str]]:
                 re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts)
             )
             out.append((re.compile(regex + r"\Z", re.S), translated))
+        # the most specific template first: "{c} still cannot reach {p} on the same bridge"
+        # before "{c} still cannot reach {ip}"
+        out.sort(key=lambda pair: -len(_FIELD.sub("", pair[0].pattern)))
         _compiled[lang] = out
     return _compiled[lang]
 
