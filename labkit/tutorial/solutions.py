@@ -4,7 +4,8 @@
 ``notebooks/<notebook>.ipynb``. The shipped notebooks hold a placeholder (``...``) in that cell
 and this solution in a collapsed ``<details>`` block below it; ``tests/test_notebooks_meta.py``
 keeps the two equal, and ``tests/integration/test_solutions.py`` runs every notebook with the
-solutions filled in and asserts that every check passes.
+solutions filled in and asserts that every check passes. The Japanese edition
+(``notebooks/ja/``) keeps the English cell ids, so the same solutions solve it too.
 """
 
 from __future__ import annotations
