@@ -166,6 +166,11 @@ _JA: dict[str, str] = {
     "to": "宛先",
     "send": "送信",
     "MASQUERADE rule": "MASQUERADE ルール",
+    "answered": "応答あり",
+    "no answer": "応答なし",
+    "{what} from {src} to {dst} ({label}): {detail}": "{what}: {src} から {dst} ({label}) へ: {detail}",
+    "nothing sent yet": "まだ何も送っていません",
+    "sending…": "送信中…",
     # exercise checks (labkit.tools.notebook.verdict, labkit.exercises)
     "not yet": "まだです",
     "fixed": "直りました",
@@ -298,6 +303,37 @@ _JA_MESSAGES: dict[str, str] = {
     "in use, then start from ::2":
         "予想は {p}、Docker が与えたのは {ip}。外に届く: {r}。{base} のうち使われている /64 を数え、"
         "::2 から始めてください",
+    # the live panel's messages (labkit.widgets.Panel)
+    "UDP to port {port}": "ポート {port} への UDP",
+    "echo reply from {ip} in {ms} ms": "{ip} からエコー応答 ({ms} ms)",
+    "no echo reply within {s} s": "{s} 秒以内にエコー応答なし",
+    "no answer within {s} s": "{s} 秒以内に応答なし",
+    "answer: {summary}": "応答: {summary}",
+    "answer: {summary} (nobody listens on {port}: the datagram arrived)":
+        "応答: {summary} (ポート {port} では誰も待ち受けていません。データグラムは届きました)",
+    "outside ({ip})": "外の世界 ({ip})",
+    "{bridge} gateway ({ip})": "{bridge} のゲートウェイ ({ip})",
+    "docker run --name {name}: eth0 {ip} ({mac}), host side {veth}":
+        "docker run --name {name}: eth0 {ip} ({mac})、ホスト側は {veth}",
+    "no container to remove: start one first": "削除するコンテナがありません。まず 1 つ起動してください",
+    "docker rm -f {name}: container and its veth pair are gone":
+        "docker rm -f {name}: コンテナとその veth ペアはなくなりました",
+    "no source container: start one first": "送信元のコンテナがありません。まず 1 つ起動してください",
+    "pick a target other than the source {src}": "送信元 {src} 以外の宛先を選んでください",
+    "sent {what} {src} → {dst}; captured at {n} points":
+        "{what} を送信しました {src} → {dst}。{n} 地点でキャプチャ",
+    "iptables -t nat -A {rule}: containers' packets leave as {ip}":
+        "iptables -t nat -A {rule}: コンテナのパケットは {ip} として出ていきます",
+    "iptables -t nat -D {rule}: packets to the outside keep their private {subnet} source; "
+    "send again to see what breaks":
+        "iptables -t nat -D {rule}: 外へのパケットはプライベートな {subnet} の送信元のままです。"
+        "もう一度送って、何が壊れるか見てください",
+    "sysctl -w net.ipv4.ip_forward={v}: the host routes between its bridges and its uplink":
+        "sysctl -w net.ipv4.ip_forward={v}: ホストはブリッジとアップリンクの間をルーティングします",
+    "sysctl -w net.ipv4.ip_forward={v}: the host no longer routes between its bridges and its "
+    "uplink; containers on one bridge still reach each other through it":
+        "sysctl -w net.ipv4.ip_forward={v}: ホストはもうブリッジとアップリンクの間をルーティングしません。"
+        "同じブリッジのコンテナどうしは、ブリッジを通して今も届きます",
     # 11: the break-and-fix exercises (labkit.exercises)
     "{src} → {dst}: {n}/{m} answered": "{src} → {dst}: {m} 回中 {n} 回応答",
     "nat rule {rule}": "nat テーブルのルール {rule}",

@@ -37,7 +37,7 @@ import ipywidgets as W
 
 from labkit.core.firewall import masquerade_rule
 from labkit.errors import LabkitError
-from labkit.i18n import tr
+from labkit.i18n import tr, tr_message
 from labkit.views.html import conntrack_html
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def _heading(title: str, hint: str = "") -> W.HTML:
 
 
 def _muted(text: str) -> str:
-    return f'<div style="{_WRAP}{_HINT}">{_e(text)}</div>'
+    return f'<div style="{_WRAP}{_HINT}">{_e(tr_message(text))}</div>'
 
 
 @dataclass
@@ -206,7 +206,7 @@ class Panel:
     def _say(self, text: str, *, error: bool = False) -> None:
         style = _BAD if error else _OK
         mark = "✘" if error else "✔"
-        self.message.value = f'<div style="{_WRAP}{style}">{mark} {_e(text)}</div>'
+        self.message.value = f'<div style="{_WRAP}{style}">{mark} {_e(tr_message(text))}</div>'
 
     def _guard(self, fn: Any, *args: Any) -> Any:
         """Call ``fn``; an unexpected error goes to the message line, never to the notebook."""
@@ -377,16 +377,19 @@ class Panel:
     def _show_send(self, r: SendResult) -> None:
         what = "ping" if r.proto == "ping" else f"UDP to port {UDP_PORT}"
         mark = (
-            f'<b style="{_OK}">✔ answered</b>'
+            f'<b style="{_OK}">✔ {_e(tr("answered"))}</b>'
             if r.answered
-            else f'<b style="{_BAD}">✘ no answer</b>'
+            else f'<b style="{_BAD}">✘ {_e(tr("no answer"))}</b>'
         )
         label = self._target_label(r.target, r.source)
-        self.result_html.value = (
-            f'<div style="{_WRAP}">{mark} — {_e(what)} from <b>{_e(r.source)}</b> to '
-            f'<span style="{_MONO}">{_e(r.dst)}</span> ({_e(label)}): '
-            f"{_e(r.detail)}</div>"
+        line = tr("{what} from {src} to {dst} ({label}): {detail}").format(
+            what=_e(tr_message(what)),
+            src=f"<b>{_e(r.source)}</b>",
+            dst=f'<span style="{_MONO}">{_e(r.dst)}</span>',
+            label=_e(label),
+            detail=_e(tr_message(r.detail)),
         )
+        self.result_html.value = f'<div style="{_WRAP}">{mark} — {line}</div>'
         rich = getattr(r.capture, "_repr_html_", None)
         self.capture_html.value = rich() if callable(rich) else f"<pre>{_e(r.capture)}</pre>"
         self._draw(r.capture)
@@ -394,10 +397,10 @@ class Panel:
 
     def _target_label(self, target: str, src: str | None = None) -> str:
         if target == OUTSIDE:
-            return f"outside ({self.lab.outside.ip})"
+            return tr_message(f"outside ({self.lab.outside.ip})")
         if target == GATEWAY:
             bridge, ip = self._gateway_of(src or self.src_dropdown.value)
-            return f"{bridge} gateway ({ip})"
+            return tr_message(f"{bridge} gateway ({ip})")
         return target
 
     def _on_send(self) -> None:
@@ -501,7 +504,7 @@ class Panel:
         src = self.src_dropdown.value
         options = [(f"{c.name} ({c.ip})", c.name) for c in containers if c.name != src]
         options += [
-            (f"outside ({self.lab.outside.ip})", OUTSIDE),
+            (self._target_label(OUTSIDE), OUTSIDE),
             (self._target_label(GATEWAY, src), GATEWAY),
         ]
         old = self.target_dropdown.value

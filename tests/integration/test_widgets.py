@@ -318,3 +318,23 @@ def test_a_closed_lab_shows_errors_instead_of_raising(lab: Lab, p: Panel) -> Non
     p.run_button.click()
     p.masquerade_box.value = False
     assert is_error(p)
+
+
+def test_the_panel_speaks_japanese_in_the_japanese_edition(lab: Lab) -> None:
+    """With labkit.set_language("ja") the panel's labels and messages are Japanese; the
+    commands it names (docker run, iptables) and the addresses stay as they are."""
+    from labkit import i18n
+
+    with i18n.using("ja"):
+        jp = Panel(lab)
+        headings = " ".join(
+            w.value for w in jp.widget.children if isinstance(w, W.HTML) and w.value
+        )
+        assert "コンテナ" in headings and "通信" in headings and "Traffic" not in headings
+        assert jp.send_button.description == "送信" and jp.src_dropdown.description == "送信元"
+        jp.run_container("c7")
+        assert "docker run --name c7" in jp.message.value and "ホスト側は" in jp.message.value
+        assert "外の世界 (" in " ".join(str(label) for label, _ in jp.target_dropdown.options)
+        r = jp.send("c7", OUTSIDE)
+        assert r is not None and r.answered
+        assert "応答あり" in jp.result_html.value and "地点でキャプチャ" in jp.message.value
