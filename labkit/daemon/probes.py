@@ -1,6 +1,6 @@
 """Packet probes: one scapy agent process per node, started on first use.
 
-The agents' zygote (:mod:`labkit.packets.zygote`, started when the lab starts) imports
+The agents' zygote (:mod:`labkit.packets.zygote`, started at the daemon's boot) imports
 scapy once and forks each agent, which enters its node's namespaces and then reloads
 scapy's process-global route and interface caches. Agents die with the lab (its pid
 namespace); a removed container's agent is closed with it.

@@ -561,7 +561,7 @@ def _lean_scapy() -> None:
 
     import scapy.main
 
-    scapy.main.SCAPY_CACHE_FOLDER = None  # type: ignore[assignment]
+    scapy.main.SCAPY_CACHE_FOLDER = None
     for name, data in (("scapy.libs.manuf", ""), ("scapy.libs.bluetoothids", {})):
         stub = types.ModuleType(name)
         stub.DATA = data  # type: ignore[attr-defined]
