@@ -41,11 +41,13 @@ class Daemon:
         from labkit.daemon.probes import Probes
 
         host = DockerHost(**config)
+        # the agents' zygote imports scapy on the other core while the world is built (it
+        # is in the daemon's namespaces already; each agent re-reads them when it forks)
+        probes = Probes(host)
+        probes.prewarm()
         self.host = host
-        info = host.start()
-        self.probes = Probes(host)
-        self.probes.prewarm()
-        return info
+        self.probes = probes
+        return host.start()
 
     @rpc(serial=True)
     def run(self, name: str, **kwargs: Any) -> Any:
@@ -187,6 +189,7 @@ class Daemon:
         the zygote's own scapy import."""
         out = dict(self.probes.ready_ms)
         out["zygote_import"] = self.probes.zygote_import_ms
+        out["zygote_ready"] = self.probes.zygote_ready_ms
         return out
 
     def close(self) -> None:
