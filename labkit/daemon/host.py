@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyroute2 import NetlinkError
 
@@ -41,6 +41,9 @@ RUN_DIR = "/run/labkit"
 HOST_NAME = "docker-host"
 BRIDGE = "docker0"
 EMBEDDED_DNS = "127.0.0.11"
+
+if TYPE_CHECKING:
+    from labkit.daemon.lan import Lan
 
 
 class DockerHost:
@@ -77,6 +80,8 @@ class DockerHost:
         self.ipv6 = bool(ipv6)
         self.host_id = names.new_id(self.rng) if self.ipv6 else ""
         self.info6: dict[str, Any] = {}
+        #: the lab's Docker hosts on their LAN (:func:`labkit.daemon.lan.state` makes it)
+        self.lan: Lan | None = None
 
     # ----------------------------------------------------------------- properties
     @property
@@ -118,7 +123,7 @@ class DockerHost:
             "resolver_ip": self.profile.resolver_ip,
             "daemon_pid": os.getpid(),
             "timings": dict(self.timings),
-            **({"hosts": self.lan.info()} if self.host_count > 1 else {}),
+            **({"hosts": self.lan.info()} if self.lan and self.host_count > 1 else {}),
             "ipv6": self.ipv6,
             **self.info6,
         }
@@ -437,7 +442,12 @@ class DockerHost:
         hostname = names.short_id(cid)
         veth = self._new_veth()
         ns = netlink.create_netns(name, self.home_fd, ipv6=net.ipam6 is not None)
-        undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
+
+        def drop_netns() -> None:
+            ns.close()
+            netlink.delete_netns_file(ns.path)
+
+        undo.append(drop_netns)
         steps: list[dict[str, Any]] = []
         if net.driver == "macvlan":
             from labkit.daemon import macvlan

@@ -66,10 +66,9 @@ class Lan:
 
 def state(dh: DockerHost) -> Lan:
     """The lab's :class:`Lan` (made on first use: a one-host lab has one too, for overlays)."""
-    lan = dh.__dict__.get("lan")
-    if lan is None:
-        lan = dh.__dict__["lan"] = Lan(dh)
-    return lan
+    if dh.lan is None:
+        dh.lan = Lan(dh)
+    return dh.lan
 
 
 def run_in(hs: HostState, argv: list[str], stdin: str | None = None) -> str:

@@ -246,7 +246,7 @@ def gateway_endpoint(rec: NodeRecord, skip: frozenset[str] = frozenset()) -> End
 def _refresh_gwbridge(host: DockerHost, rec: NodeRecord) -> None:
     """An overlay container loses or regains its docker_gwbridge interface as a bridge
     network joins or leaves (:func:`labkit.daemon.overlay.refresh_gwbridge`)."""
-    if "lan" in host.__dict__:  # only a lab that has used overlays or other hosts
+    if host.lan is not None:  # only a lab that has used overlays or other hosts
         from labkit.daemon import overlay
 
         overlay.refresh_gwbridge(host, rec)

@@ -75,7 +75,7 @@ def release(dh: DockerHost, rec: NodeRecord) -> None:
     """``docker rm``'s part for what this module and :mod:`.overlay` built: endpoints on
     another host's networks and on overlays (their addresses, veths, peers' fdb and
     neighbour entries). They are taken out of ``rec.endpoints``; the rest is the caller's."""
-    if "lan" not in dh.__dict__:
+    if dh.lan is None:
         return
     lan = state(dh)
     on = getattr(rec, "on", "host")

@@ -968,4 +968,5 @@ def diagram_svg(
     **kwargs: Any,
 ) -> str:
     """The diagram rendered to an SVG string with the ``dot`` program (same arguments)."""
-    return diagram(snapshot, flow, **kwargs).pipe(format="svg").decode("utf-8")
+    svg: bytes = diagram(snapshot, flow, **kwargs).pipe(format="svg")
+    return svg.decode("utf-8")
