@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from labkit.core import dns as dns_rules
 from labkit.core import firewall, hosts, names
+from labkit.core.config import LabConfig
 from labkit.core.ipam import IPAM
 from labkit.core.ports import parse_ports
-from labkit.core.profiles import get_profile
 from labkit.daemon import holder, netlink, nodefiles, nsutil
 from labkit.daemon.dns import DnsService, bind_udp
 from labkit.daemon.netlink import Netns
@@ -44,26 +44,19 @@ if TYPE_CHECKING:
 class DockerHost:
     """The lab's Docker host: docker0, its containers, the uplink and the outside world."""
 
-    def __init__(
-        self,
-        profile: str = "modern",
-        subnet: str | None = None,
-        seed: int | None = None,
-        icc: bool = True,
-        mode: str = "rootless",
-        hosts: int = 1,
-        ipv6: bool = False,
-    ) -> None:
-        from labkit.core.overlay import check_count
-
-        self.host_count = check_count(hosts)
-        self.profile = get_profile(profile)
+    def __init__(self, config: LabConfig) -> None:
+        """The host ``config`` describes (the lab's settings, :class:`LabConfig`); nothing
+        is built until :meth:`start`."""
+        self.config = config
+        self.host_count = config.hosts
+        self.profile = config.profile_facts
+        subnet = config.subnet
         gateway = self.profile.gateway if subnet is None else None
         self.default_ipam = IPAM(subnet or self.profile.subnet, gateway=gateway,
                                  round_robin=self.profile.round_robin)
-        self.rng = random.Random(seed)
-        self.icc = icc
-        self.mode = mode
+        self.rng = random.Random(config.seed)
+        self.icc = config.icc
+        self.mode = config.mode
         self.nodes: dict[str, NodeRecord] = {}
         self.networks: dict[str, Network] = {}
         self.home_fd = -1
@@ -72,7 +65,7 @@ class DockerHost:
         self.dns: DnsService | None = None
         #: dockerd's ``"ipv6": true`` (see :mod:`.ipv6`); the engine's host id, from which
         #: Docker 27 derives its ULA prefix
-        self.ipv6 = bool(ipv6)
+        self.ipv6 = bool(config.ipv6)
         self.host_id = names.new_id(self.rng) if self.ipv6 else ""
         self.info6: dict[str, Any] = {}
         #: the lab's Docker hosts on their LAN (:func:`labkit.daemon.lan.state` makes it)
