@@ -14,6 +14,7 @@ from typing import Any
 
 from labkit.core.snapshot import as_snapshot, natural_key
 from labkit.i18n import tr
+from labkit.views.flow import endpoint
 from labkit.views.markup import (
     BAD,
     H_NODE,
@@ -34,9 +35,6 @@ __all__ = ["conntrack_html", "node_html", "snapshot_html"]
 _KIND_LABEL = {"host": "Docker host", "outside": "outside world", "container": "container"}
 
 
-def _endpoint(addr: Any, port: Any) -> str:
-    return f"{addr}:{port}" if port not in (None, "") else str(addr)
-
 
 # --------------------------------------------------------------------------- conntrack
 
@@ -45,12 +43,12 @@ def _nat_rewrites(entry: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """``[(kind, before, after)]``: what NAT did, read from the orig and reply tuples."""
     orig, reply = entry.get("orig") or {}, entry.get("reply") or {}
     out = []
-    before = _endpoint(orig.get("src"), orig.get("sport"))
-    after = _endpoint(reply.get("dst"), reply.get("dport"))
+    before = endpoint(orig.get("src"), orig.get("sport"))
+    after = endpoint(reply.get("dst"), reply.get("dport"))
     if reply and before != after:
         out.append((tr("source NAT"), before, after))
-    before = _endpoint(orig.get("dst"), orig.get("dport"))
-    after = _endpoint(reply.get("src"), reply.get("sport"))
+    before = endpoint(orig.get("dst"), orig.get("dport"))
+    after = endpoint(reply.get("src"), reply.get("sport"))
     if reply and before != after:
         out.append((tr("destination NAT"), before, after))
     return out
@@ -70,8 +68,8 @@ def conntrack_html(entries: Iterable[Mapping[str, Any]]) -> str:
         kinds = {k for k, _, _ in rewrites}
 
         def tup(t: Mapping[str, Any], hl_src: bool, hl_dst: bool) -> str:
-            src = mono(_endpoint(t.get("src"), t.get("sport")))
-            dst = mono(_endpoint(t.get("dst"), t.get("dport")))
+            src = mono(endpoint(t.get("src"), t.get("sport")))
+            dst = mono(endpoint(t.get("dst"), t.get("dport")))
             src = f'<span style="{HILITE}">{src}</span>' if hl_src else src
             dst = f'<span style="{HILITE}">{dst}</span>' if hl_dst else dst
             return f"{src} → {dst}"

@@ -19,7 +19,8 @@ import graphviz
 
 from labkit.core.snapshot import as_snapshot, natural_key
 from labkit.i18n import font, tr, using
-from labkit.views.diagram import FLOW_COLOR, flow_hops
+from labkit.views.diagram import FLOW_COLOR
+from labkit.views.flow import flow_hops
 
 __all__ = ["diagram", "wants_multihost"]
 
