@@ -126,7 +126,7 @@ def kernel_floor(n: int, mode: str | None = None) -> float:
     """ms per container for the kernel's steps alone (see ``FLOOR_SCRIPT``), at N = ``n``."""
     mode = mode or sandbox.choose_mode()
     argv = sandbox.ns_argv(mode)
-    sysfs = (sandbox.plan(sandbox.facts((mode,)), mode) or sandbox.Plan(mode)).sysfs
+    sysfs = sandbox.sysfs_mode(mode)
     env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + sandbox.SBIN_PATH)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     r = subprocess.run(

@@ -28,7 +28,6 @@ notebook. Everything runs synchronously: no threads.
 
 from __future__ import annotations
 
-import html
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,7 @@ import ipywidgets as W
 from labkit.core.firewall import masquerade_rule
 from labkit.errors import LabkitError
 from labkit.views.html import conntrack_html
+from labkit.views.markup import escape
 
 if TYPE_CHECKING:
     from labkit.client.lab import Lab
@@ -65,17 +65,13 @@ _BAD = "color: #e03131;"
 _MONO = "font-family: var(--jp-code-font-family, ui-monospace, monospace);"
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _heading(title: str, hint: str = "") -> W.HTML:
-    sub = f' <span style="{_HINT} font-weight: 400;">{_e(hint)}</span>' if hint else ""
-    return W.HTML(f'<div style="{_WRAP}{_H}">{_e(title)}{sub}</div>')
+    sub = f' <span style="{_HINT} font-weight: 400;">{escape(hint)}</span>' if hint else ""
+    return W.HTML(f'<div style="{_WRAP}{_H}">{escape(title)}{sub}</div>')
 
 
 def _muted(text: str) -> str:
-    return f'<div style="{_WRAP}{_HINT}">{_e(text)}</div>'
+    return f'<div style="{_WRAP}{_HINT}">{escape(text)}</div>'
 
 
 @dataclass
@@ -162,10 +158,10 @@ class Panel:
             [
                 W.HTML(
                     f'<div style="{_WRAP}{_H} font-size: 16px;">labkit lab panel '
-                    f'<span style="{_HINT} font-weight: 400;">{_e(self._default_bridge())} '
-                    f'<span style="{_MONO}">{_e(lab.gateway)}</span> on '
-                    f'<span style="{_MONO}">{_e(lab.subnet)}</span>, host uplink '
-                    f'<span style="{_MONO}">{_e(lab.host.ip)}</span></span></div>'
+                    f'<span style="{_HINT} font-weight: 400;">{escape(self._default_bridge())} '
+                    f'<span style="{_MONO}">{escape(lab.gateway)}</span> on '
+                    f'<span style="{_MONO}">{escape(lab.subnet)}</span>, host uplink '
+                    f'<span style="{_MONO}">{escape(lab.host.ip)}</span></span></div>'
                 ),
                 self.message,
                 _heading("Containers", "docker run --name NAME / docker rm -f NAME"),
@@ -198,7 +194,7 @@ class Panel:
     def _say(self, text: str, *, error: bool = False) -> None:
         style = _BAD if error else _OK
         mark = "✘" if error else "✔"
-        self.message.value = f'<div style="{_WRAP}{style}">{mark} {_e(text)}</div>'
+        self.message.value = f'<div style="{_WRAP}{style}">{mark} {escape(text)}</div>'
 
     def _guard(self, fn: Any, *args: Any) -> Any:
         """Call ``fn``; an unexpected error goes to the message line, never to the notebook."""
@@ -375,12 +371,12 @@ class Panel:
         )
         label = self._target_label(r.target, r.source)
         self.result_html.value = (
-            f'<div style="{_WRAP}">{mark} — {_e(what)} from <b>{_e(r.source)}</b> to '
-            f'<span style="{_MONO}">{_e(r.dst)}</span> ({_e(label)}): '
-            f"{_e(r.detail)}</div>"
+            f'<div style="{_WRAP}">{mark} — {escape(what)} from <b>{escape(r.source)}</b> to '
+            f'<span style="{_MONO}">{escape(r.dst)}</span> ({escape(label)}): '
+            f"{escape(r.detail)}</div>"
         )
         rich = getattr(r.capture, "_repr_html_", None)
-        self.capture_html.value = rich() if callable(rich) else f"<pre>{_e(r.capture)}</pre>"
+        self.capture_html.value = rich() if callable(rich) else f"<pre>{escape(r.capture)}</pre>"
         self._draw(r.capture)
         self._say(f"sent {what} {r.source} → {r.dst}; captured at {len(r.capture)} points")
 

@@ -33,14 +33,15 @@ class Daemon:
 
     # serial ------------------------------------------------------------------
     @rpc(serial=True, needs_lab=False)
-    def start(self, **config: Any) -> dict[str, Any]:
+    def start(self, config: dict[str, Any]) -> dict[str, Any]:
+        from labkit.core.config import LabConfig
         from labkit.daemon.host import DockerHost
 
         if self.host is not None:
             raise InvalidArgument("this lab is already started")
         from labkit.daemon.probes import Probes
 
-        host = DockerHost(**config)
+        host = DockerHost(LabConfig.from_wire(config))
         # the agents' zygote imports scapy on the other core while the world is built (it
         # is in the daemon's namespaces already; each agent re-reads them when it forks)
         probes = Probes(host)
