@@ -4,8 +4,12 @@ Every figure is measured in the same run:
 
 - ``ratio_vs_floor`` (the headline; goal ≤ 1.2): labkit's ms per container at N = 100
   divided by ``kernel_floor_ms``, the same topology built by one process that does only the
-  kernel's steps (a raw rtnetlink loop in a fresh user + net namespace: netns, veth pair into
-  it, bridge port up, address, route; no IPAM, records, RPC or per-container processes).
+  kernel's steps ``lab.run`` does (a raw rtnetlink loop in a fresh user + net namespace:
+  netns, veth pair into it, bridge port up, address, route; the three /etc files; and each
+  container's holder process (UTS + mount namespaces, sysfs, /tmp, bind mounts, hostname),
+  forked by a small process as the lab's pid 1 does; no IPAM, records, RPC or Python
+  objects). At N = 100 the holders are most of it (~8 of ~10 ms under load; the network
+  steps alone were ~2 ms).
 - ``ratio_vs_ip_cli`` (secondary): one ``ip`` process per step, divided by labkit.
 - ``lab_pss_mb_idle`` / ``lab_pss_mb_active``: the proportional memory of every process of
   one lab, idle and after a capture at 4 points (4 agents); goals ≤ 40 and ≤ 70 MB.
@@ -58,13 +62,22 @@ def _ip_cli(lab: Lab, n: int) -> float:
     return elapsed / n
 
 
-# the kernel's steps only, as one process in a fresh user + net + mount namespace (argv[1] = N)
+# the kernel's steps only, in a fresh user + net + mount namespace (argv: N, the sysfs mode)
 FLOOR_SCRIPT = r"""
 import os, subprocess, sys, time
-from labkit.daemon import nsutil
+import pickle, signal, socket
+from labkit.daemon import holder, nsutil
+n = int(sys.argv[1])
+holder.SYSFS = sys.argv[2]  # the lab's own choice for this machine (rw, ro or hidden)
+ask, serve = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+if os.fork() == 0:  # a small process forks the holders, as the lab's pid 1 does
+    ask.close()
+    while data := serve.recv(65536):
+        serve.send(str(holder.fork_holder(*pickle.loads(data))).encode())
+    os._exit(0)
+serve.close()
 from labkit.daemon.rtnl import RawRtnl
 CLONE_NEWNET = 0x40000000
-n = int(sys.argv[1])
 nsutil.mount("tmpfs", "/run", "tmpfs")
 os.mkdir("/run/netns")
 subprocess.run(["ip", "link", "add", "docker0", "type", "bridge"], check=True)
@@ -73,6 +86,7 @@ subprocess.run(["ip", "link", "set", "docker0", "up"], check=True)
 host_ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
 host = RawRtnl()
 bridge = host.link_index("docker0")
+os.makedirs("/run/floor-empty")
 t = time.perf_counter()
 for i in range(1, n + 1):
     ip = f"172.17.{i // 250}.{i % 250 + 2}"
@@ -90,7 +104,21 @@ for i in range(1, n + 1):
     inner.default_route("172.17.0.1")
     inner.close()
     os.close(fd)
+    files = f"/run/floor/b{i}"                          # /etc/hosts, hostname, resolv.conf
+    os.makedirs(files)
+    for name, text in (("hosts", f"127.0.0.1\tlocalhost\n{ip}\tb{i}\n"),
+                       ("hostname", f"b{i}\n"), ("resolv.conf", "nameserver 192.0.2.53\n")):
+        with open(f"{files}/{name}", "w") as f:
+            f.write(text)
+    binds = {f"{files}/{name}": f"/etc/{name}" for name in ("hosts", "hostname", "resolv.conf")}
+    binds["/run/floor-empty"] = "/run/netns"                # hide the pins, as lab.run does
+    # its holder: unshare --uts --mount, hostname, binds (waited for below, as lab.run's are)
+    ask.send(pickle.dumps((f"/run/netns/b{i}", f"b{i}", binds)))
+holders = [int(ask.recv(64)) for _ in range(n)]
 print((time.perf_counter() - t) * 1000 / n)
+for pid in holders:
+    os.kill(pid, signal.SIGKILL)
+ask.close()
 """
 
 
@@ -98,10 +126,11 @@ def kernel_floor(n: int, mode: str | None = None) -> float:
     """ms per container for the kernel's steps alone (see ``FLOOR_SCRIPT``), at N = ``n``."""
     mode = mode or sandbox.choose_mode()
     argv = sandbox.ns_argv(mode)
+    sysfs = sandbox.sysfs_mode(mode)
     env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + sandbox.SBIN_PATH)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     r = subprocess.run(
-        [*argv, sys.executable, "-c", FLOOR_SCRIPT, str(n)],
+        [*argv, sys.executable, "-c", FLOOR_SCRIPT, str(n), sysfs],
         capture_output=True, text=True, env=env, timeout=600, check=False,
     )  # fmt: skip
     if r.returncode != 0:

@@ -344,6 +344,11 @@ def choose_mode(mode: str = "auto") -> str:
     return choose(mode).mode
 
 
+def sysfs_mode(mode: str) -> str:
+    """How labs get ``/sys`` in ``mode`` here: ``rw``, ``ro`` or ``hidden``."""
+    return (plan(facts((mode,)), mode) or Plan(mode)).sysfs
+
+
 def spawn_daemon(mode: str | Plan) -> subprocess.Popen[bytes]:
     """Start ``python -m labkit.daemon`` in a fresh sandbox; pipes on stdin/stdout/stderr."""
     # a mode's name: its plan from the (cached) probe, e.g. a read-only sysfs

@@ -28,7 +28,6 @@ notebook. Everything runs synchronously: no threads.
 
 from __future__ import annotations
 
-import html
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from labkit.core.firewall import masquerade_rule
 from labkit.errors import LabkitError
 from labkit.i18n import tr, tr_message
 from labkit.views.html import conntrack_html
+from labkit.views.markup import escape
 
 if TYPE_CHECKING:
     from labkit.client.lab import Lab
@@ -66,18 +66,14 @@ _BAD = "color: #e03131;"
 _MONO = "font-family: var(--jp-code-font-family, ui-monospace, monospace);"
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _heading(title: str, hint: str = "") -> W.HTML:
     """A section heading and its hint, in labkit's language (:func:`labkit.set_language`)."""
-    sub = f' <span style="{_HINT} font-weight: 400;">{_e(tr(hint))}</span>' if hint else ""
-    return W.HTML(f'<div style="{_WRAP}{_H}">{_e(tr(title))}{sub}</div>')
+    sub = f' <span style="{_HINT} font-weight: 400;">{escape(tr(hint))}</span>' if hint else ""
+    return W.HTML(f'<div style="{_WRAP}{_H}">{escape(tr(title))}{sub}</div>')
 
 
 def _muted(text: str) -> str:
-    return f'<div style="{_WRAP}{_HINT}">{_e(tr_message(text))}</div>'
+    return f'<div style="{_WRAP}{_HINT}">{escape(tr_message(text))}</div>'
 
 
 @dataclass
@@ -165,13 +161,13 @@ class Panel:
         self.widget: W.VBox = W.VBox(
             [
                 W.HTML(
-                    f'<div style="{_WRAP}{_H} font-size: 16px;">{_e(tr("labkit lab panel"))} '
+                    f'<div style="{_WRAP}{_H} font-size: 16px;">{escape(tr("labkit lab panel"))} '
                     f'<span style="{_HINT} font-weight: 400;">'
                     + tr("{bridge} {gateway} on {subnet}, host uplink {ip}").format(
-                        bridge=_e(self._default_bridge()),
-                        gateway=f'<span style="{_MONO}">{_e(lab.gateway)}</span>',
-                        subnet=f'<span style="{_MONO}">{_e(lab.subnet)}</span>',
-                        ip=f'<span style="{_MONO}">{_e(lab.host.ip)}</span>',
+                        bridge=escape(self._default_bridge()),
+                        gateway=f'<span style="{_MONO}">{escape(lab.gateway)}</span>',
+                        subnet=f'<span style="{_MONO}">{escape(lab.subnet)}</span>',
+                        ip=f'<span style="{_MONO}">{escape(lab.host.ip)}</span>',
                     )
                     + "</span></div>"
                 ),
@@ -206,7 +202,7 @@ class Panel:
     def _say(self, text: str, *, error: bool = False) -> None:
         style = _BAD if error else _OK
         mark = "✘" if error else "✔"
-        self.message.value = f'<div style="{_WRAP}{style}">{mark} {_e(tr_message(text))}</div>'
+        self.message.value = f'<div style="{_WRAP}{style}">{mark} {escape(tr_message(text))}</div>'
 
     def _guard(self, fn: Any, *args: Any) -> Any:
         """Call ``fn``; an unexpected error goes to the message line, never to the notebook."""
@@ -377,21 +373,21 @@ class Panel:
     def _show_send(self, r: SendResult) -> None:
         what = "ping" if r.proto == "ping" else f"UDP to port {UDP_PORT}"
         mark = (
-            f'<b style="{_OK}">✔ {_e(tr("answered"))}</b>'
+            f'<b style="{_OK}">✔ {escape(tr("answered"))}</b>'
             if r.answered
-            else f'<b style="{_BAD}">✘ {_e(tr("no answer"))}</b>'
+            else f'<b style="{_BAD}">✘ {escape(tr("no answer"))}</b>'
         )
         label = self._target_label(r.target, r.source)
         line = tr("{what} from {src} to {dst} ({label}): {detail}").format(
-            what=_e(tr_message(what)),
-            src=f"<b>{_e(r.source)}</b>",
-            dst=f'<span style="{_MONO}">{_e(r.dst)}</span>',
-            label=_e(label),
-            detail=_e(tr_message(r.detail)),
+            what=escape(tr_message(what)),
+            src=f"<b>{escape(r.source)}</b>",
+            dst=f'<span style="{_MONO}">{escape(r.dst)}</span>',
+            label=escape(label),
+            detail=escape(tr_message(r.detail)),
         )
         self.result_html.value = f'<div style="{_WRAP}">{mark} — {line}</div>'
         rich = getattr(r.capture, "_repr_html_", None)
-        self.capture_html.value = rich() if callable(rich) else f"<pre>{_e(r.capture)}</pre>"
+        self.capture_html.value = rich() if callable(rich) else f"<pre>{escape(r.capture)}</pre>"
         self._draw(r.capture)
         self._say(f"sent {what} {r.source} → {r.dst}; captured at {len(r.capture)} points")
 

@@ -25,9 +25,10 @@ class LabAPI:
         return self._conn.request(method, args, kw, deadline=deadline)
 
     # serial: run one at a time on the daemon's netlink thread ---------------------------
-    def start(self, **config: Any) -> dict[str, Any]:
-        """Build the Docker host (``dockerd`` starting): docker0, NAT, the outside world."""
-        return dict(self._call("start", **config))
+    def start(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Build the Docker host (``dockerd`` starting): docker0, NAT, the outside world.
+        ``config`` is :meth:`labkit.core.config.LabConfig.to_wire`'s plain dict."""
+        return dict(self._call("start", config))
 
     def run(self, name: str, **kwargs: Any) -> dict[str, Any]:
         """``docker run --name NAME``: the new container's attributes."""

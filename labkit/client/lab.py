@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import html
 import os
 import sys
@@ -20,10 +21,9 @@ from labkit.client.connection import Connection
 from labkit.client.models import Container, Host, Network, Node, Outside
 from labkit.client.packets import LabCapture
 from labkit.client.snapshot import Snapshot
-from labkit.core.ipam import check_overlap, reserved_ranges
-from labkit.core.overlay import check_count, check_host
-from labkit.core.profiles import get_profile
-from labkit.errors import InvalidArgument, InvalidSubnet, LabClosed, NotFound
+from labkit.core.config import LabConfig
+from labkit.core.overlay import check_host
+from labkit.errors import LabClosed, NotFound
 
 #: labs not closed yet: closed by :func:`_close_open_labs` at exit, before finalisation
 _OPEN: weakref.WeakSet[Lab] = weakref.WeakSet()
@@ -140,6 +140,7 @@ class Lab:
     ``"ipv6": true``: docker0 gets a ULA /64 as well, the LAN gets IPv6 (2001:db8::/32)
     and ip6tables gets Docker's rules, NAT included.
 
+    The settings, checked, are ``lab.config`` (:class:`labkit.core.config.LabConfig`).
     The machine's own network is never touched: everything lives in namespaces owned by
     the lab's daemon, and the kernel frees them when the lab closes — or when this process
     dies, however it dies.
@@ -156,36 +157,20 @@ class Lab:
         hosts: int = 1,
         ipv6: bool = False,
     ) -> None:
-        prof = get_profile(profile)
-        check_count(hosts)
-        if hosts != 1 and ipv6:
-            raise InvalidArgument(
-                "Lab(hosts=N) and ipv6=True are not built together yet: use one or the other"
-            )
-        if isinstance(subnet, str) and ":" in subnet:
-            raise InvalidSubnet(
-                f"subnet {subnet!r} is IPv6, but docker0's subnet is its IPv4 one: use "
-                "Lab(ipv6=True), which gives docker0 a ULA /64 as Docker 27 does"
-            )
-        if subnet is not None:
-            check_overlap(subnet, reserved_ranges(prof))
-        if seed is not None and not isinstance(seed, int):
-            raise InvalidArgument(f"seed must be an int, not {seed!r}")
+        config = LabConfig(profile, subnet, seed=seed, icc=icc, mode=mode, hosts=hosts, ipv6=ipv6)
         self._conn: Connection | None = None
         self._record: Path | None = None
         registry.registry_dir()  # refuse an unsafe registry before anything starts
         t0 = time.perf_counter()
         self.mode = sandbox.choose_mode(mode)
+        #: the lab's settings (:class:`labkit.core.config.LabConfig`), its sandbox mode chosen
+        self.config = dataclasses.replace(config, mode=self.mode)
         proc = sandbox.spawn_daemon(self.mode)
         self._conn = Connection(proc)
         self._api = LabAPI(self._conn)
         _OPEN.add(self)
         try:
-            more = {"hosts": hosts} if hosts != 1 else {}
-            self.info: dict[str, Any] = self._api.start(
-                profile=profile, subnet=subnet, seed=seed, icc=icc, mode=self.mode, ipv6=ipv6,
-                **more,
-            )
+            self.info: dict[str, Any] = self._api.start(self.config.to_wire())
         except BaseException:
             self._conn.close()
             raise

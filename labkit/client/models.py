@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labkit.client.packets import PingResult
@@ -310,9 +309,11 @@ class Container(Node, Resource):
         self._lab.rm(self.name)
 
     def _repr_html_(self) -> str:
+        from labkit.views.markup import escape  # the views load only when one is drawn
+
         rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td><code>{html.escape(str(v))}</code></td></tr>"
+            f"<tr><th style='text-align:left'>{escape(k)}</th>"
+            f"<td><code>{escape(v)}</code></td></tr>"
             for k, v in (
                 ("name", self.name),
                 ("hostname (short id)", self.hostname),
@@ -323,7 +324,7 @@ class Container(Node, Resource):
                 ("links", ", ".join(f"{k}:{v}" for k, v in self.links.items()) or "—"),
             )
         )
-        return f"<table><caption>Container {html.escape(self.name)}</caption>{rows}</table>"
+        return f"<table><caption>Container {escape(self.name)}</caption>{rows}</table>"
 
 
 class Network(Resource):

@@ -31,7 +31,7 @@ Link
   mac: str (lower case), mtu: int, up: bool (admin state), oper: str ("UP", "DOWN",
   "UNKNOWN", "LOWERLAYERDOWN"), master: str | None (bridge it is enslaved to),
   peer_index: int | None (IFLA_LINK: the peer's ifindex in its own namespace),
-  promisc: bool
+  promisc: bool; a vxlan device also has vni: int | None and vxlan_port: int | None
 Wire
   {"a": {"node": str, "ifname": str}, "b": {"node": str, "ifname": str}}
   a is the end in the host when one end is there
@@ -50,7 +50,7 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 
-class LinkInfo(TypedDict):
+class _LinkFields(TypedDict):
     index: int
     ifname: str
     kind: str | None
@@ -61,6 +61,13 @@ class LinkInfo(TypedDict):
     master: str | None
     peer_index: int | None
     promisc: bool
+
+
+class LinkInfo(_LinkFields, total=False):
+    """One interface; a vxlan device (an overlay network's tunnel end) also has these."""
+
+    vni: int | None
+    vxlan_port: int | None
 
 
 class NodeInfo(TypedDict):

@@ -61,6 +61,12 @@ def main(argv: list[str]) -> None:
     nsutil.readonly_proc_sys()
     nsutil.readonly_view()
     os.makedirs("/run/netns", exist_ok=True)
+    # the packet agents' zygote, first: it imports scapy while this process imports the
+    # daemon and builds the Docker host (its view of the filesystem is the one above)
+    from labkit.daemon.tools import EXEC_ENV
+    from labkit.packets import zygote
+
+    zygote.start_early(EXEC_ENV)
 
     from labkit.daemon.server import serve
 

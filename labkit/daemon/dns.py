@@ -72,7 +72,7 @@ class DnsService:
                     threading.Thread(
                         target=self._relay, args=(sock, peer, data, netns_fd), daemon=True
                     ).start()
-                elif reply is not None:
+                elif isinstance(reply, bytes):
                     with contextlib.suppress(OSError):
                         sock.sendto(reply, peer)
 

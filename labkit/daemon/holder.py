@@ -173,8 +173,9 @@ def zygote(sock: socket.socket | None, daemon_pid: int) -> None:
                 break
             if pid == daemon_pid:
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        watched: list[int | socket.socket] = [wake_r] if sock is None else [sock, wake_r]
         try:
-            ready, _, _ = select.select([wake_r] if sock is None else [sock, wake_r], [], [])
+            ready, _, _ = select.select(watched, [], [])
         except InterruptedError:
             continue
         if wake_r in ready:

@@ -14,17 +14,14 @@ import random
 import shutil
 import subprocess
 import time
-from concurrent.futures import Future
-from typing import Any
-
-from pyroute2 import NetlinkError
+from typing import TYPE_CHECKING, Any
 
 from labkit.core import dns as dns_rules
 from labkit.core import firewall, hosts, names
+from labkit.core.config import LabConfig
 from labkit.core.ipam import IPAM
 from labkit.core.ports import parse_ports
-from labkit.core.profiles import get_profile
-from labkit.daemon import holder, netlink, nsutil
+from labkit.daemon import holder, netlink, nodefiles, nsutil
 from labkit.daemon.dns import DnsService, bind_udp
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Endpoint, Network, NodeRecord
@@ -32,40 +29,34 @@ from labkit.daemon.tools import EXEC_ENV, run_tool
 from labkit.errors import (
     Conflict,
     InvalidArgument,
-    LabkitError,
     NotFound,
     from_oserror,
 )
 
-RUN_DIR = "/run/labkit"
 HOST_NAME = "docker-host"
 BRIDGE = "docker0"
 EMBEDDED_DNS = "127.0.0.11"
+
+if TYPE_CHECKING:
+    from labkit.daemon.lan import Lan
 
 
 class DockerHost:
     """The lab's Docker host: docker0, its containers, the uplink and the outside world."""
 
-    def __init__(
-        self,
-        profile: str = "modern",
-        subnet: str | None = None,
-        seed: int | None = None,
-        icc: bool = True,
-        mode: str = "rootless",
-        hosts: int = 1,
-        ipv6: bool = False,
-    ) -> None:
-        from labkit.core.overlay import check_count
-
-        self.host_count = check_count(hosts)
-        self.profile = get_profile(profile)
+    def __init__(self, config: LabConfig) -> None:
+        """The host ``config`` describes (the lab's settings, :class:`LabConfig`); nothing
+        is built until :meth:`start`."""
+        self.config = config
+        self.host_count = config.hosts
+        self.profile = config.profile_facts
+        subnet = config.subnet
         gateway = self.profile.gateway if subnet is None else None
         self.default_ipam = IPAM(subnet or self.profile.subnet, gateway=gateway,
                                  round_robin=self.profile.round_robin)
-        self.rng = random.Random(seed)
-        self.icc = icc
-        self.mode = mode
+        self.rng = random.Random(config.seed)
+        self.icc = config.icc
+        self.mode = config.mode
         self.nodes: dict[str, NodeRecord] = {}
         self.networks: dict[str, Network] = {}
         self.home_fd = -1
@@ -74,9 +65,11 @@ class DockerHost:
         self.dns: DnsService | None = None
         #: dockerd's ``"ipv6": true`` (see :mod:`.ipv6`); the engine's host id, from which
         #: Docker 27 derives its ULA prefix
-        self.ipv6 = bool(ipv6)
+        self.ipv6 = bool(config.ipv6)
         self.host_id = names.new_id(self.rng) if self.ipv6 else ""
         self.info6: dict[str, Any] = {}
+        #: the lab's Docker hosts on their LAN (:func:`labkit.daemon.lan.state` makes it)
+        self.lan: Lan | None = None
 
     # ----------------------------------------------------------------- properties
     @property
@@ -118,7 +111,7 @@ class DockerHost:
             "resolver_ip": self.profile.resolver_ip,
             "daemon_pid": os.getpid(),
             "timings": dict(self.timings),
-            **({"hosts": self.lan.info()} if self.host_count > 1 else {}),
+            **({"hosts": self.lan.info()} if self.lan and self.host_count > 1 else {}),
             "ipv6": self.ipv6,
             **self.info6,
         }
@@ -127,7 +120,7 @@ class DockerHost:
     def start(self) -> dict[str, Any]:
         """Build the Docker host: docker0, the uplink to the outside world, NAT, forwarding."""
         t0 = time.perf_counter()
-        os.makedirs(RUN_DIR, exist_ok=True)
+        os.makedirs(nodefiles.RUN_DIR, exist_ok=True)
         self.home_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         host = netlink.own_netns("host", self.home_fd)
         ipr = host.ipr
@@ -168,9 +161,9 @@ class DockerHost:
         self.timings["netlink_ms"] = (time.perf_counter() - t0) * 1000
         # what dockerd does to the host's kernel: forwarding on, bridged traffic through
         # iptables, FORWARD policy DROP, its chains and rules
-        self._write_sysctl("net.ipv4.ip_forward", "1")
+        self.write_sysctl("net.ipv4.ip_forward", "1")
         try:
-            self._write_sysctl("net.bridge.bridge-nf-call-iptables", "1")
+            self.write_sysctl("net.bridge.bridge-nf-call-iptables", "1")
         except NotFound:
             self.br_netfilter = False  # icc=False then isolates bridge ports instead
         rules = firewall.Ruleset([firewall.BridgeRules(BRIDGE, self.subnet, icc=self.icc)])
@@ -178,10 +171,10 @@ class DockerHost:
         self.timings["firewall_ms"] = (time.perf_counter() - t0) * 1000
         self.nodes["host"] = NodeRecord("host", "host", host, HOST_NAME, None)
         self._own_etc()
-        files = self._write_files("outside", "outside", p.world_ip, [], p.resolver_ip)
-        pid = holder.spawn_holder(outside.path, "outside", self._binds(files))
+        files = nodefiles.write_files("outside", "outside", p.world_ip, [], p.resolver_ip)
+        pid = holder.spawn_holder(outside.path, "outside", nodefiles.binds(files))
         pid.result(timeout=30)  # the first holder: a failure shows here, at once
-        self._write_pid(files, pid)
+        nodefiles.write_pid(files, pid)
         self.nodes["outside"] = NodeRecord("outside", "outside", outside, "outside", pid, files)
         # name servers: the outside world's resolver, and the upstream of embedded DNS
         self.dns = DnsService((p.resolver_ip, 53))
@@ -210,9 +203,9 @@ class DockerHost:
         would ask the machine's own resolvers — unreachable from the lab, and not ours to
         query. Every node of the lab resolves only inside the lab.
         """
-        files = self._write_files("host", HOST_NAME, self.profile.uplink_ip, [],
+        files = nodefiles.write_files("host", HOST_NAME, self.profile.uplink_ip, [],
                                   self.profile.resolver_ip)  # fmt: skip
-        for src, dst in self._binds(files).items():
+        for src, dst in nodefiles.binds(files).items():
             nsutil.mount(src, dst, None, nsutil.MS_BIND)
         nsutil.sethostname(HOST_NAME)
         self.nodes["host"].files = files
@@ -222,54 +215,6 @@ class DockerHost:
 
         return [self.profile.world_ip] if in_doc_zone(name) else None
 
-    # ----------------------------------------------------------------- files
-    def _write_files(
-        self,
-        name: str,
-        hostname: str,
-        ip: str | None,
-        links: list[hosts.LinkEntry],
-        nameserver: str,
-        embedded_dns: bool = False,
-    ) -> str:
-        d = os.path.join(RUN_DIR, "nodes", name)
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "hosts"), "w") as f:
-            f.write(hosts.hosts_file(ip, hostname, links))
-        with open(os.path.join(d, "hostname"), "w") as f:
-            f.write(hostname + "\n")
-        with open(os.path.join(d, "resolv.conf"), "w") as f:
-            host_conf = hosts.resolv_conf(nameserver)  # the host's own (a copy on `bridge`)
-            f.write(dns_rules.embedded_resolv_conf(host_conf) if embedded_dns else host_conf)
-        return d
-
-    @staticmethod
-    def _write_pid(files: str, pid: Future[int]) -> None:
-        """The holder's PID (in the lab's pid namespace), for ``labkit shell NODE``."""
-
-        def write(done: Future[int]) -> None:
-            if done.exception() is None:
-                with open(os.path.join(files, "pid"), "w") as f:
-                    f.write(f"{done.result()}\n")
-
-        pid.add_done_callback(write)
-
-    @staticmethod
-    def _binds(files: str, hide_netns: bool = False) -> dict[str, str]:
-        binds = {
-            os.path.join(files, "hosts"): "/etc/hosts",
-            os.path.join(files, "hostname"): "/etc/hostname",
-            os.path.join(files, "resolv.conf"): "/etc/resolv.conf",
-        }
-        if hide_netns:
-            # a container does not see the host's /run/netns (a Docker container has its
-            # own root filesystem): an empty directory over it, so `ip link` inside shows
-            # `link-netnsid 0` and no "Peer netns reference is invalid" for other pins
-            empty = os.path.join(RUN_DIR, "empty")
-            os.makedirs(empty, exist_ok=True)
-            binds[empty] = netlink.NETNS_DIR
-        return binds
-
     # ----------------------------------------------------------------- sysctls
     def _ctx(self, node: str) -> Any:
         record = self.node(node)
@@ -277,7 +222,9 @@ class DockerHost:
             return contextlib.nullcontext()
         return netlink.inside(record.netns, self.home_fd)
 
-    def _write_sysctl(self, key: str, value: str, node: str = "host") -> str:
+    def write_sysctl(self, key: str, value: str, node: str = "host") -> str:
+        """``sysctl -w KEY=VALUE`` inside a node's network namespace, any key (what dockerd
+        itself sets, such as ``net.ipv4.ip_forward``); returns the previous value."""
         path = "/proc/sys/" + key.replace(".", "/")
         ctx = contextlib.nullcontext() if node == "host" else self._ctx(node)
         with ctx:
@@ -312,7 +259,7 @@ class DockerHost:
             )
         if value is None:
             return self.read_sysctl(key, node)
-        return self._write_sysctl(key, str(value), node)
+        return self.write_sysctl(key, str(value), node)
 
     # ----------------------------------------------------------------- lookups
     def node(self, name: str) -> NodeRecord:
@@ -382,7 +329,7 @@ class DockerHost:
         ip = net.ipam.allocate()
         undo: list[Any] = [lambda: net.ipam.release(ip)]
         try:
-            rec = self._create(name, net, ip, link_entries, links or {}, stepwise, undo)
+            rec = self.create_container(name, net, ip, link_entries, links or {}, stepwise, undo)
             for spec in specs:
                 ports_mod.publish(self, rec, spec, undo)
             return self.attrs(rec)
@@ -391,17 +338,7 @@ class DockerHost:
             for step in reversed(undo):
                 with contextlib.suppress(Exception):
                     step()
-            raise self._translate(exc, f"docker run {name}") from None
-
-    @staticmethod
-    def _translate(exc: BaseException, doing: str) -> BaseException:
-        if isinstance(exc, LabkitError):
-            return exc
-        if isinstance(exc, NetlinkError):
-            return from_oserror(OSError(exc.code, str(exc)), doing)
-        if isinstance(exc, OSError):
-            return from_oserror(exc, doing)
-        return exc
+            raise netlink.as_labkit_error(exc, f"docker run {name}") from None
 
     def _check_links(self, links: dict[str, str]) -> list[hosts.LinkEntry]:
         if not isinstance(links, dict):
@@ -420,7 +357,7 @@ class DockerHost:
             entries.append(hosts.LinkEntry(rec.ip, alias, rec.hostname, rec.name))
         return entries
 
-    def _create(
+    def create_container(
         self,
         name: str,
         net: Network,
@@ -431,13 +368,22 @@ class DockerHost:
         undo: list[Any],
         on: Netns | None = None,
     ) -> NodeRecord:
+        """``docker create`` + ``start``'s kernel part for a container on ``net`` with
+        address ``ip`` (already allocated): its namespace, veth pair (or macvlan child),
+        address, route, files, holder and embedded DNS, on the host ``on`` (default: the
+        first). Every step pushes its undo onto ``undo``; the caller runs them on failure."""
         host = on or self.host
         mac = names.mac_from_ip(ip)
         cid = names.new_id(self.rng)
         hostname = names.short_id(cid)
-        veth = self._new_veth()
+        veth = self.new_veth()
         ns = netlink.create_netns(name, self.home_fd, ipv6=net.ipam6 is not None)
-        undo.append(lambda: (ns.close(), netlink.delete_netns_file(ns.path)))
+
+        def drop_netns() -> None:
+            ns.close()
+            netlink.delete_netns_file(ns.path)
+
+        undo.append(drop_netns)
         steps: list[dict[str, Any]] = []
         if net.driver == "macvlan":
             from labkit.daemon import macvlan
@@ -447,7 +393,7 @@ class DockerHost:
         elif stepwise:
             self._docker_steps(host, ns, veth, net, mac, steps, undo)
         else:
-            host.rt.veth_add(veth, "eth0", ns.fd, mac, net.index, self._host_mac())
+            host.rt.veth_add(veth, "eth0", ns.fd, mac, net.index, self.host_mac())
             undo.append(lambda: host.rt.link_del(host.index(veth)))
         self._isolate_if_needed(net, veth)
         rt = ns.rt
@@ -474,12 +420,12 @@ class DockerHost:
             undo.append(lambda: net.ipam6.release(ip6) if net.ipam6 else None)
         # on a user-defined network --link writes nothing to /etc/hosts: the embedded DNS
         # answers the alias for this container only (measured on Docker 20.10)
-        files = self._write_files(name, hostname, ip, [] if net.user_defined else link_entries,
+        files = nodefiles.write_files(name, hostname, ip, [] if net.user_defined else link_entries,
                                   self.profile.resolver_ip, embedded_dns=net.user_defined)
         undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
         t = time.perf_counter()
-        pid = holder.spawn_holder(ns.path, hostname, self._binds(files, hide_netns=True))
-        self._write_pid(files, pid)
+        pid = holder.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
+        nodefiles.write_pid(files, pid)
         self._step(steps, stepwise, f"unshare --uts --mount: hostname {hostname}, /etc/hosts", t)
         rec = NodeRecord(
             name=name,
@@ -496,19 +442,21 @@ class DockerHost:
         )
         undo.append(lambda: holder.reap(pid.result(timeout=30)))
         if net.user_defined:
-            self._start_dns(rec)
-            undo.append(lambda: self._stop_dns(rec))
+            self.start_dns(rec)
+            undo.append(lambda: self.stop_dns(rec))
         self.nodes[name] = rec
         return rec
 
-    def _host_mac(self) -> str:
+    def host_mac(self) -> str:
         """A MAC for a host-side veth: random and locally administered, as the kernel would
         pick, but drawn from the lab's generator so a seeded lab repeats itself."""
         raw = bytearray(self.rng.getrandbits(8) for _ in range(6))
         raw[0] = (raw[0] & 0xFC) | 0x02
         return ":".join(f"{b:02x}" for b in raw)
 
-    def _new_veth(self) -> str:
+    def new_veth(self) -> str:
+        """A free name for a host-side veth, ``veth`` and seven hex digits as dockerd names
+        them (drawn from the lab's generator)."""
         taken = {e.veth for n in self.nodes.values() for e in n.endpoints}
         return names.veth_name(self.rng, taken)
 
@@ -536,7 +484,7 @@ class DockerHost:
         ipr = host.ipr
         tmp = names.veth_name(self.rng, {veth, *(e.veth for e in self._all_endpoints())})
         t = time.perf_counter()
-        ipr.link("add", ifname=veth, kind="veth", address=self._host_mac(), txqlen=0,
+        ipr.link("add", ifname=veth, kind="veth", address=self.host_mac(), txqlen=0,
                  peer={"ifname": tmp, "txqlen": 0})
         undo.append(lambda: ipr.link("del", ifname=veth))
         self._step(steps, True, f"ip link add {veth} type veth peer name {tmp}", t)
@@ -563,7 +511,7 @@ class DockerHost:
         attrs = self.attrs(rec)
         for pub in list(rec.ports):
             ports_mod.unpublish(pub)
-        self._stop_dns(rec)
+        self.stop_dns(rec)
         if rec.holder is not None:
             with contextlib.suppress(OSError):
                 holder.reap(rec.holder.result(timeout=30))
@@ -597,7 +545,7 @@ class DockerHost:
         return self.attrs(self.node(name), with_pid=True)
 
     # ----------------------------------------------------------------- embedded DNS
-    def _start_dns(self, rec: NodeRecord) -> None:
+    def start_dns(self, rec: NodeRecord) -> None:
         """Docker's embedded DNS server at 127.0.0.11:53, inside the container's namespace."""
         if rec.dns is not None or self.dns is None:
             return
@@ -614,7 +562,8 @@ class DockerHost:
             with open(os.path.join(rec.files, "resolv.conf"), "w") as f:
                 f.write(dns_rules.embedded_resolv_conf(hosts.resolv_conf(self.profile.resolver_ip)))
 
-    def _stop_dns(self, rec: NodeRecord) -> None:
+    def stop_dns(self, rec: NodeRecord) -> None:
+        """Stop a container's embedded DNS server (:meth:`start_dns`), if it has one."""
         if rec.dns is not None and self.dns is not None:
             self.dns.remove(rec.dns)
             rec.dns = None

@@ -46,7 +46,7 @@ def apply6(cmds: list[firewall.Command]) -> None:
 def start(host: DockerHost) -> dict[str, Any]:
     """dockerd starting with ``"ipv6": true``: the LAN's IPv6, docker0's /64, ip6tables."""
     h, o = host.host, host.nodes["outside"].netns
-    host._write_sysctl("net.ipv6.conf.all.forwarding", "1")
+    host.write_sysctl("net.ipv6.conf.all.forwarding", "1")
     up = h.index("eth0")
     add_addr(h, up, v6.UPLINK6, v6.LAN6_PREFIXLEN)
     h.ipr.route("add", dst="::/0", gateway=v6.ROUTER6, family=10)

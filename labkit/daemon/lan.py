@@ -7,7 +7,7 @@ through iptables, and Docker's iptables rules applied with the real ``iptables-r
 inside it. Every host's uplink ``eth0`` plugs into a bridge ``br-lan`` in the ``outside``
 namespace, which so becomes the LAN's switch (198.51.100.0/24) and its router.
 
-Containers on a further host run with :meth:`DockerHost._create` given that host's
+Containers on a further host run with :meth:`DockerHost.create_container` given that host's
 namespace (:mod:`.swarm` places them); overlay networks are in :mod:`.overlay`.
 """
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from labkit.core import firewall, names
 from labkit.core import overlay as rules
 from labkit.core.ipam import IPAM, default_pools
-from labkit.daemon import holder, netlink
+from labkit.daemon import holder, netlink, nodefiles
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Network, NodeRecord
 from labkit.daemon.tools import run_tool
@@ -66,10 +66,9 @@ class Lan:
 
 def state(dh: DockerHost) -> Lan:
     """The lab's :class:`Lan` (made on first use: a one-host lab has one too, for overlays)."""
-    lan = dh.__dict__.get("lan")
-    if lan is None:
-        lan = dh.__dict__["lan"] = Lan(dh)
-    return lan
+    if dh.lan is None:
+        dh.lan = Lan(dh)
+    return dh.lan
 
 
 def run_in(hs: HostState, argv: list[str], stdin: str | None = None) -> str:
@@ -122,7 +121,7 @@ def _add_host(dh: DockerHost, name: str, position: int, outside: Netns, sw: int)
     ipr.link("set", index=1, state="up")
     ipam = IPAM(str(dh.default_ipam.subnet), gateway=dh.gateway,
                 round_robin=dh.profile.round_robin)
-    ipr.link("add", ifname=bridge, kind="bridge", address=dh._host_mac(), txqlen=0)
+    ipr.link("add", ifname=bridge, kind="bridge", address=dh.host_mac(), txqlen=0)
     br = ns.index(bridge)
     ipr.addr("add", index=br, address=dh.gateway, prefixlen=ipam.prefixlen,
              broadcast=ipam.broadcast)
@@ -142,10 +141,10 @@ def _add_host(dh: DockerHost, name: str, position: int, outside: Netns, sw: int)
     ruleset = firewall.Ruleset([firewall.BridgeRules(bridge, dh.subnet, icc=dh.icc)])
     run_in(hs, ["iptables-restore", "--noflush"], ruleset.restore_text())
     hostname = f"docker-{name}"
-    files = dh._write_files(name, hostname, ip, [], p.resolver_ip)
+    files = nodefiles.write_files(name, hostname, ip, [], p.resolver_ip)
     # like a container, another host does not see the first host's /run/netns pins
-    pid = holder.spawn_holder(ns.path, hostname, dh._binds(files, hide_netns=True))
-    dh._write_pid(files, pid)
+    pid = holder.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
+    nodefiles.write_pid(files, pid)
     dh.nodes[name] = NodeRecord(name, "host", ns, hostname, pid, files)
     hs.networks["bridge"] = Network("bridge", names.new_id(dh.rng), bridge, ipam, br, False,
                                     dh.icc)

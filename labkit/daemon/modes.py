@@ -31,7 +31,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from labkit.core import names
-from labkit.daemon import holder, netlink
+from labkit.daemon import holder, netlink, nodefiles
 from labkit.daemon.records import NodeRecord
 from labkit.errors import Conflict, InvalidArgument, NotFound
 
@@ -119,7 +119,7 @@ def run(
             undo.append(lambda: netlink.delete_netns_file(ns.path))
             undo.append(ns.close)
             ns.rt.link_up(1)  # lo, as runc brings it up
-            files = host._write_files(name, hostname, None, [], host.profile.resolver_ip)
+            files = nodefiles.write_files(name, hostname, None, [], host.profile.resolver_ip)
             undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
             shares = None
         elif network == "host":
@@ -134,13 +134,13 @@ def run(
             hostname = target.hostname
             files = target.files or ""
             shares = target.name
-        pid = holder.spawn_holder(ns.path, hostname, host._binds(files, hide_netns=True))
+        pid = holder.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
         undo.append(lambda: holder.reap(pid.result(timeout=30)))
         own = os.path.join(nodes_dir(host), name)
         if shares is not None and files != own:
             os.makedirs(own, exist_ok=True)
             undo.append(lambda: shutil.rmtree(own, ignore_errors=True))
-        host._write_pid(own, pid)
+        nodefiles.write_pid(own, pid)
         rec = NodeRecord(
             name=name,
             kind="container",
@@ -162,7 +162,7 @@ def run(
                 step()
             except Exception:  # noqa: BLE001 - undo as much as possible
                 pass
-        raise host._translate(exc, f"docker run --network {network} {name}") from None
+        raise netlink.as_labkit_error(exc, f"docker run --network {network} {name}") from None
     attrs = host.attrs(rec)
     attrs["warnings"] = warnings
     return attrs

@@ -13,12 +13,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroute2 import IPRoute
+from pyroute2 import IPRoute, NetlinkError
 
 from labkit.daemon import nsutil
 from labkit.daemon.rtnl import RawRtnl
+from labkit.errors import LabkitError, from_oserror
 
 NETNS_DIR = "/run/netns"
+
+
+def as_labkit_error(exc: BaseException, doing: str) -> BaseException:
+    """The :mod:`labkit.errors` error for a failure while ``doing`` (``"docker run c1"``):
+    a netlink or OS error becomes one with errno's meaning and the fix; a labkit error, or
+    anything else, is returned as it is."""
+    if isinstance(exc, LabkitError):
+        return exc
+    if isinstance(exc, NetlinkError):
+        return from_oserror(OSError(exc.code, str(exc)), doing)
+    if isinstance(exc, OSError):
+        return from_oserror(exc, doing)
+    return exc
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from labkit.core import firewall, names
 from labkit.core.ipam import IPAM, check_overlap, default_pools, reserved_ranges
+from labkit.daemon import netlink
 from labkit.daemon.records import Endpoint, Network, NodeRecord
 from labkit.errors import Conflict, InvalidArgument, SubnetExhausted
 
@@ -76,7 +77,7 @@ def create(
     bridge = names.bridge_name(nid)
     ipam = IPAM(str(net_addr), gateway=gateway)
     ipr = host.host.ipr
-    ipr.link("add", ifname=bridge, kind="bridge", address=host._host_mac(), txqlen=0)
+    ipr.link("add", ifname=bridge, kind="bridge", address=host.host_mac(), txqlen=0)
     rules: list[firewall.Command] = []
     try:
         index = host.host.index(bridge)
@@ -153,14 +154,14 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     ip = net.ipam.allocate()
     ifname = f"eth{rec.next_if}"
     mac = names.mac_from_ip(ip)
-    veth = host._new_veth() if net.driver == "bridge" else ""
+    veth = host.new_veth() if net.driver == "bridge" else ""
     try:
         if net.driver == "macvlan":
             from labkit.daemon import macvlan
 
             macvlan.attach(host, net, rec.netns, ifname, mac, [])
         else:
-            host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index, host._host_mac())
+            host.host.rt.veth_add(veth, ifname, rec.netns.fd, mac, net.index, host.host_mac())
         try:
             idx = rec.netns.index(ifname)
             rec.netns.rt.addr_add(idx, ip, net.ipam.prefixlen, net.ipam.broadcast)
@@ -175,7 +176,7 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
             raise
     except BaseException as exc:
         net.ipam.release(ip)
-        raise host._translate(exc, f"docker network connect {name} {container}") from None
+        raise netlink.as_labkit_error(exc, f"docker network connect {name} {container}") from None
     rec.endpoints.append(Endpoint(name, ifname, ip, mac, veth, ip6))
     rec.next_if += 1
     _refresh_gwbridge(host, rec)
@@ -183,7 +184,7 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
     if net.user_defined:
         # as libnetwork does when a sandbox gains an endpoint that needs the resolver: the
         # embedded DNS starts and resolv.conf is rebuilt to point at it
-        host._start_dns(rec)
+        host.start_dns(rec)
         host.use_embedded_dns(rec)
     return host.attrs(rec)
 
@@ -246,7 +247,7 @@ def gateway_endpoint(rec: NodeRecord, skip: frozenset[str] = frozenset()) -> End
 def _refresh_gwbridge(host: DockerHost, rec: NodeRecord) -> None:
     """An overlay container loses or regains its docker_gwbridge interface as a bridge
     network joins or leaves (:func:`labkit.daemon.overlay.refresh_gwbridge`)."""
-    if "lan" in host.__dict__:  # only a lab that has used overlays or other hosts
+    if host.lan is not None:  # only a lab that has used overlays or other hosts
         from labkit.daemon import overlay
 
         overlay.refresh_gwbridge(host, rec)

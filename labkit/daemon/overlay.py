@@ -40,7 +40,7 @@ from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from labkit.core import firewall, names
 from labkit.core import overlay as rules
 from labkit.core.ipam import IPAM, parse_subnet
-from labkit.daemon import holder, lan, netlink
+from labkit.daemon import holder, lan, netlink, nodefiles
 from labkit.daemon.lan import HostState, Lan
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Endpoint, Network, NodeRecord
@@ -156,7 +156,7 @@ def _set_mtu(rt: Any, index: int, mtu: int) -> None:
     m = ifinfmsg()
     m["index"] = index
     m["attrs"] = [(IFLA_MTU, mtu)]
-    rt._request(m, RTM_NEWLINK, 0)
+    rt.request(m, RTM_NEWLINK, 0)
 
 
 def sandbox(dh: DockerHost, net: OverlayNetwork, hs: HostState) -> Sandbox:
@@ -171,7 +171,7 @@ def sandbox(dh: DockerHost, net: OverlayNetwork, hs: HostState) -> Sandbox:
         ipr = ns.ipr
         ipr.link("set", index=1, state="up")
         brname = rules.bridge_name(net.vni, net.id)
-        ipr.link("add", ifname=brname, kind="bridge", address=dh._host_mac(), mtu=rules.MTU)
+        ipr.link("add", ifname=brname, kind="bridge", address=dh.host_mac(), mtu=rules.MTU)
         br = ns.index(brname)
         ipr.link("set", index=br, ifname="br0")
         ipr.addr("add", index=br, address=net.gateway, prefixlen=net.ipam.prefixlen,
@@ -182,7 +182,7 @@ def sandbox(dh: DockerHost, net: OverlayNetwork, hs: HostState) -> Sandbox:
         h = hs.netns.ipr
         h.link("add", ifname=vxname, kind="vxlan", vxlan_id=net.vni,
                vxlan_port=rules.VXLAN_PORT, vxlan_learning=1, vxlan_proxy=1,
-               vxlan_l2miss=1, vxlan_l3miss=1, mtu=rules.MTU, address=dh._host_mac())
+               vxlan_l2miss=1, vxlan_l3miss=1, mtu=rules.MTU, address=dh.host_mac())
         try:
             h.link("set", index=hs.netns.index(vxname), net_ns_fd=ns.fd)
         except BaseException:
@@ -214,7 +214,7 @@ def gwbridge(dh: DockerHost, hs: HostState) -> Network:
     subnet = lan.local_subnet(hs)
     ipam = IPAM(str(subnet))
     ipr = hs.netns.ipr
-    ipr.link("add", ifname=rules.GWBRIDGE, kind="bridge", address=dh._host_mac(), txqlen=0)
+    ipr.link("add", ifname=rules.GWBRIDGE, kind="bridge", address=dh.host_mac(), txqlen=0)
     index = hs.netns.index(rules.GWBRIDGE)
     try:
         ipr.addr("add", index=index, address=str(ipam.gateway), prefixlen=ipam.prefixlen,
@@ -246,9 +246,9 @@ def _ingress_sbox(dh: DockerHost, hs: HostState, gw: Network) -> None:
     try:
         ns.rt.link_up(1)
         ip = gw.ipam.allocate()
-        veth = dh._new_veth()
+        veth = dh.new_veth()
         mac = names.mac_from_ip(ip)
-        hs.netns.rt.veth_add(veth, "eth1", ns.fd, mac, gw.index, dh._host_mac())
+        hs.netns.rt.veth_add(veth, "eth1", ns.fd, mac, gw.index, dh.host_mac())
         index = ns.index("eth1")
         ns.rt.addr_add(index, ip, gw.ipam.prefixlen, gw.ipam.broadcast)
         ns.rt.link_up(index)
@@ -289,7 +289,7 @@ def _neigh(rt: Any, msg_type: int, family: int, flags: int, index: int, mac: str
     m["flags"] = flags
     m["attrs"] = [("NDA_LLADDR", mac), ("NDA_DST", dst)]
     create = NLM_F_CREATE | NLM_F_REPLACE if msg_type == RTM_NEWNEIGH else 0
-    rt._request(m, msg_type, create)
+    rt.request(m, msg_type, create)
 
 
 def _announce(dh: DockerHost, lan: Lan, net: OverlayNetwork, hs: HostState, sb: Sandbox,
@@ -333,7 +333,7 @@ def _ensure_lb(dh: DockerHost, the_lan: Lan, net: OverlayNetwork, hs: HostState,
         for step in reversed(undo):
             with contextlib.suppress(Exception):
                 step()
-        raise dh._translate(exc, f"the load-balancer endpoint of {net.name}") from None
+        raise netlink.as_labkit_error(exc, f"the load-balancer endpoint of {net.name}") from None
     node = NodeRecord(name, "lb", ns, f"lb_{net.id[:9]}", None)
     node.on = hs.name
     node.endpoints = [ep]
@@ -362,7 +362,7 @@ def run(dh: DockerHost, lan: Lan, hs: HostState, name: str, net: OverlayNetwork
         for step in reversed(undo):
             with contextlib.suppress(Exception):
                 step()
-        raise dh._translate(exc, f"docker run --network {net.name} {name}") from None
+        raise netlink.as_labkit_error(exc, f"docker run --network {net.name} {name}") from None
 
 
 def _attach(dh: DockerHost, sb: Sandbox, ns: Netns, ifname: str, ip: str, net: Network,
@@ -373,7 +373,7 @@ def _attach(dh: DockerHost, sb: Sandbox, ns: Netns, ifname: str, ip: str, net: N
     sbns = sb.node.netns
     port = f"veth{sb.next_port}"
     sb.next_port += 1
-    sbns.rt.veth_add(port, ifname, ns.fd, mac, sb.br, dh._host_mac())
+    sbns.rt.veth_add(port, ifname, ns.fd, mac, sb.br, dh.host_mac())
     undo.append(lambda: sbns.rt.link_del(sbns.index(port)))
     _set_mtu(sbns.rt, sbns.index(port), rules.MTU)
     index = ns.index(ifname)
@@ -390,8 +390,8 @@ def _gw_endpoint(dh: DockerHost, hs: HostState, ns: Netns, ifname: str,
     gip = gw.ipam.allocate()
     undo.append(lambda: gw.ipam.release(gip))
     gmac = names.mac_from_ip(gip)
-    veth = dh._new_veth()
-    hs.netns.rt.veth_add(veth, ifname, ns.fd, gmac, gw.index, dh._host_mac())
+    veth = dh.new_veth()
+    hs.netns.rt.veth_add(veth, ifname, ns.fd, gmac, gw.index, dh.host_mac())
     undo.append(lambda: hs.netns.rt.link_del(hs.netns.index(veth)))
     index = ns.index(ifname)
     ns.rt.addr_add(index, gip, gw.ipam.prefixlen, gw.ipam.broadcast)
@@ -410,10 +410,10 @@ def _create(dh: DockerHost, hs: HostState, sb: Sandbox, name: str, net: OverlayN
     ep = _attach(dh, sb, ns, "eth0", ip, net, undo)
     gep = _gw_endpoint(dh, hs, ns, "eth1", undo)
     ns.rt.default_route(gw.gateway)
-    files = dh._write_files(name, hostname, ip, [], dh.profile.resolver_ip, embedded_dns=True)
+    files = nodefiles.write_files(name, hostname, ip, [], dh.profile.resolver_ip, embedded_dns=True)
     undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
-    pid = holder.spawn_holder(ns.path, hostname, dh._binds(files, hide_netns=True))
-    dh._write_pid(files, pid)
+    pid = holder.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
+    nodefiles.write_pid(files, pid)
     rec = NodeRecord(
         name=name,
         kind="container",
@@ -428,8 +428,8 @@ def _create(dh: DockerHost, hs: HostState, sb: Sandbox, name: str, net: OverlayN
     )
     rec.on = hs.name
     undo.append(lambda: holder.reap(pid.result(timeout=30)))
-    dh._start_dns(rec)
-    undo.append(lambda: dh._stop_dns(rec))
+    dh.start_dns(rec)
+    undo.append(lambda: dh.stop_dns(rec))
     dh.nodes[name] = rec
     return rec
 
@@ -453,10 +453,10 @@ def connect(dh: DockerHost, name: str, container: str) -> dict[str, Any]:
         for step in reversed(undo):
             with contextlib.suppress(Exception):
                 step()
-        raise dh._translate(exc, f"docker network connect {name} {container}") from None
+        raise netlink.as_labkit_error(exc, f"docker network connect {name} {container}") from None
     rec.endpoints.append(ep)
     rec.next_if += 1
-    dh._start_dns(rec)
+    dh.start_dns(rec)
     dh.use_embedded_dns(rec)
     _announce(dh, the_lan, net, hs, sb, ep, True)
     _ensure_lb(dh, the_lan, net, hs, sb)
@@ -502,7 +502,7 @@ def refresh_gwbridge(dh: DockerHost, rec: NodeRecord) -> None:
             for step in reversed(undo):
                 with contextlib.suppress(Exception):
                     step()
-            raise dh._translate(exc, "docker_gwbridge") from None
+            raise netlink.as_labkit_error(exc, "docker_gwbridge") from None
         rec.endpoints.append(gep)
         rec.next_if += 1
         rec.netns.ipr.route("replace", dst="0.0.0.0/0", gateway=hs.networks[rules.GWBRIDGE]

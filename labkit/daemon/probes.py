@@ -1,6 +1,6 @@
 """Packet probes: one scapy agent process per node, started on first use.
 
-The agents' zygote (:mod:`labkit.packets.zygote`, started when the lab starts) imports
+The agents' zygote (:mod:`labkit.packets.zygote`, started at the daemon's boot) imports
 scapy once and forks each agent, which enters its node's namespaces and then reloads
 scapy's process-global route and interface caches. Agents die with the lab (its pid
 namespace); a removed container's agent is closed with it.
@@ -12,7 +12,6 @@ import contextlib
 import pickle
 import socket
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from typing import Any
 from labkit.daemon.host import DockerHost
 from labkit.daemon.tools import EXEC_ENV
 from labkit.errors import InvalidArgument, NotFound
+from labkit.packets import zygote
 from labkit.packets.agentclient import AgentClient, AgentError, ForkedAgent
 from labkit.protocol import MAX_FRAME
 
@@ -69,20 +69,14 @@ class Probes:
         self._zygote_lock = threading.Lock()
         self._zygote_ready = False
         self.zygote_import_ms = 0.0
+        self.zygote_ready_ms = 0.0  # from its start to its ``ready``: Python, labkit, scapy
+        self._zygote_t0 = 0.0
 
     def _start_zygote(self) -> None:
-        """Start the agents' fork server; it imports scapy while the lab goes on."""
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = dict(EXEC_ENV)  # labkit importable, no bytecode written
-        env["LABKIT_ZYGOTE_FD"] = str(theirs.fileno())
-        self._zygote = subprocess.Popen(
-            [sys.executable, "-m", "labkit.packets.zygote"],
-            stdin=subprocess.DEVNULL,
-            env=env,
-            pass_fds=(theirs.fileno(),),
-        )
-        theirs.close()
-        self._zygote_sock = mine
+        """Start the agents' fork server (or adopt the one the daemon started at boot); it
+        imports scapy while the lab goes on."""
+        early = zygote.take_early()
+        self._zygote, self._zygote_sock, self._zygote_t0 = early or zygote.spawn(EXEC_ENV)
         self._zygote_ready = False
 
     def _await_zygote(self) -> None:
@@ -93,6 +87,7 @@ class Probes:
             if not msg.startswith(b"ready"):
                 raise AgentError(f"the agent zygote did not start: {msg!r}")
             self.zygote_import_ms = float(msg.split()[1])
+            self.zygote_ready_ms = (time.perf_counter() - self._zygote_t0) * 1000
             self._zygote_ready = True
 
     def prewarm(self) -> None:

@@ -49,7 +49,10 @@ class RawRtnl:
     def close(self) -> None:
         self.sock.close()
 
-    def _request(self, msg: Any, msg_type: int, flags: int, ack: bool = True) -> bytes | None:
+    def request(self, msg: Any, msg_type: int, flags: int, ack: bool = True) -> bytes | None:
+        """Send one pyroute2 message (``ifinfmsg``, ``ndmsg``, …) as ``msg_type`` with
+        ``flags`` and wait for its answer: None for an acknowledgement, the reply's bytes
+        when ``ack`` is False; a kernel error raises :class:`NetlinkRequestError`."""
         self._seq += 1
         msg["header"]["type"] = msg_type
         msg["header"]["flags"] = flags | NLM_F_REQUEST | (NLM_F_ACK if ack else 0)
@@ -72,7 +75,7 @@ class RawRtnl:
         """``ip link show IFNAME`` → its ifindex (ENODEV if there is none)."""
         m = ifinfmsg()
         m["attrs"] = [("IFLA_IFNAME", ifname)]
-        data = self._request(m, RTM_GETLINK, 0, ack=False)
+        data = self.request(m, RTM_GETLINK, 0, ack=False)
         assert data is not None
         return int(struct.unpack_from("=i", data, _HDR.size + 4)[0])
 
@@ -82,13 +85,13 @@ class RawRtnl:
         m["index"] = index
         m["flags"] = IFF_UP
         m["change"] = IFF_UP
-        self._request(m, RTM_NEWLINK, 0)
+        self.request(m, RTM_NEWLINK, 0)
 
     def link_del(self, index: int) -> None:
         """``ip link del dev INDEX`` (a veth takes its peer with it)."""
         m = ifinfmsg()
         m["index"] = index
-        self._request(m, RTM_DELLINK, 0)
+        self.request(m, RTM_DELLINK, 0)
 
     def addr_add(
         self, index: int, address: str, prefixlen: int, broadcast: str | None = None
@@ -101,7 +104,7 @@ class RawRtnl:
         m["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
         if broadcast:
             m["attrs"].append(("IFA_BROADCAST", broadcast))
-        self._request(m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+        self.request(m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
 
     def default_route(self, gateway: str) -> None:
         """``ip route add default via GATEWAY``."""
@@ -111,7 +114,7 @@ class RawRtnl:
         m["proto"] = RTPROT_BOOT
         m["type"] = RTN_UNICAST
         m["attrs"] = [("RTA_GATEWAY", gateway)]
-        self._request(m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL)
+        self.request(m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL)
 
     def veth_add(
         self,
@@ -151,4 +154,4 @@ class RawRtnl:
                 },
             ),
         ]
-        self._request(m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
+        self.request(m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)

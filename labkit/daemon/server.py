@@ -33,19 +33,22 @@ class Daemon:
 
     # serial ------------------------------------------------------------------
     @rpc(serial=True, needs_lab=False)
-    def start(self, **config: Any) -> dict[str, Any]:
+    def start(self, config: dict[str, Any]) -> dict[str, Any]:
+        from labkit.core.config import LabConfig
         from labkit.daemon.host import DockerHost
 
         if self.host is not None:
             raise InvalidArgument("this lab is already started")
         from labkit.daemon.probes import Probes
 
-        host = DockerHost(**config)
+        host = DockerHost(LabConfig.from_wire(config))
+        # the agents' zygote imports scapy on the other core while the world is built (it
+        # is in the daemon's namespaces already; each agent re-reads them when it forks)
+        probes = Probes(host)
+        probes.prewarm()
         self.host = host
-        info = host.start()
-        self.probes = Probes(host)
-        self.probes.prewarm()
-        return info
+        self.probes = probes
+        return host.start()
 
     @rpc(serial=True)
     def run(self, name: str, **kwargs: Any) -> Any:
@@ -187,6 +190,7 @@ class Daemon:
         the zygote's own scapy import."""
         out = dict(self.probes.ready_ms)
         out["zygote_import"] = self.probes.zygote_import_ms
+        out["zygote_ready"] = self.probes.zygote_ready_ms
         return out
 
     def close(self) -> None:

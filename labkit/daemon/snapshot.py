@@ -183,7 +183,7 @@ def _ct(e: Any) -> dict[str, Any]:
     proto = getattr(e.tuple_orig, "proto", None)
     state = getattr(e, "state", None)
     return {
-        "proto": _PROTO_NAMES.get(proto, str(proto)),
+        "proto": _PROTO_NAMES.get(proto, str(proto)) if isinstance(proto, int) else str(proto),
         "orig": orig,
         "reply": reply,
         "state": str(state) if state not in (None, 0) else None,

@@ -1,7 +1,7 @@
 """Where a container runs in a lab of several hosts, and what ``docker rm`` undoes there.
 
 ``run`` places a container on another host's local network (with
-:meth:`DockerHost._create` given that host's namespace) or on an overlay network
+:meth:`DockerHost.create_container` given that host's namespace) or on an overlay network
 (:mod:`.overlay`); ``release`` is ``docker rm``'s part for both.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from labkit.daemon import overlay
+from labkit.daemon import netlink, overlay
 from labkit.daemon.lan import state
 from labkit.daemon.records import NodeRecord
 from labkit.errors import InvalidArgument
@@ -60,7 +60,7 @@ def run(
     ip = local.ipam.allocate()
     undo: list[Any] = [lambda: local.ipam.release(ip)]
     try:
-        rec = dh._create(name, local, ip, [], {}, False, undo, on=hs.netns)
+        rec = dh.create_container(name, local, ip, [], {}, False, undo, on=hs.netns)
         rec.on = host
         return dh.attrs(rec)
     except BaseException as exc:
@@ -68,14 +68,14 @@ def run(
         for step in reversed(undo):
             with contextlib.suppress(Exception):
                 step()
-        raise dh._translate(exc, f"docker run {name} (on {host})") from None
+        raise netlink.as_labkit_error(exc, f"docker run {name} (on {host})") from None
 
 
 def release(dh: DockerHost, rec: NodeRecord) -> None:
     """``docker rm``'s part for what this module and :mod:`.overlay` built: endpoints on
     another host's networks and on overlays (their addresses, veths, peers' fdb and
     neighbour entries). They are taken out of ``rec.endpoints``; the rest is the caller's."""
-    if "lan" not in dh.__dict__:
+    if dh.lan is None:
         return
     lan = state(dh)
     on = getattr(rec, "on", "host")

@@ -546,15 +546,42 @@ class Agent:
         return results
 
 
+def _lean_scapy() -> None:
+    """Keep scapy's import to what an agent uses, before anything of scapy is imported.
+
+    An agent never names a MAC's vendor, a Bluetooth company or a cryptographic layer, yet
+    ``scapy.data`` builds Wireshark's vendor table (~50 000 entries) and the Bluetooth ids at
+    import, and ``scapy.config`` imports ``cryptography`` to see whether it is there: ~15 MB
+    and ~0.1 s together. Empty tables stand in for the two data modules (only in this
+    process: the notebook's own scapy, which rebuilds the packets, keeps them), and scapy's
+    on-disk cache is off here, so the empty tables are never written where the notebook's
+    scapy would read them.
+    """
+    import types
+
+    import scapy.main
+
+    scapy.main.SCAPY_CACHE_FOLDER = None
+    for name, data in (("scapy.libs.manuf", ""), ("scapy.libs.bluetoothids", {})):
+        stub = types.ModuleType(name)
+        stub.DATA = data  # type: ignore[attr-defined]
+        sys.modules.setdefault(name, stub)
+    # scapy then sees no cryptography (conf.crypto_valid False): no layer an agent uses needs it
+    sys.modules.setdefault("cryptography", None)  # type: ignore[arg-type]
+
+
 def import_scapy() -> float:
     """Import the scapy layers an agent uses; returns the milliseconds it took."""
     t0 = time.perf_counter()
-    # Not scapy.all (twice as slow to import): the common layers; rebuild() imports any
-    # other layer module a packet description names.
+    _lean_scapy()
+    # Not scapy.all (twice as slow to import, and it loads every layer in conf.load_layers):
+    # the layers captures decode and probes send; rebuild() imports any other layer module a
+    # packet description names.
     import scapy.layers.dns  # noqa: F401
     import scapy.layers.inet  # noqa: F401
     import scapy.layers.inet6  # noqa: F401
     import scapy.layers.l2  # noqa: F401
+    import scapy.layers.vxlan  # noqa: F401 - so an overlay's tunnelled frames decode
     import scapy.sendrecv  # noqa: F401
     from scapy.config import conf
     from scapy.supersocket import L3RawSocket

@@ -23,9 +23,51 @@ import pickle
 import signal
 import socket
 import sys
+from typing import Any
 
 NS_FLAGS = {"net": 0x40000000, "uts": 0x04000000, "mnt": 0x00020000}
 ORDER = ("net", "uts", "mnt")  # the mount namespace last: the others are opened by path
+
+
+#: A zygote the daemon started at boot (:func:`start_early`), before it even imported its
+#: own modules, for the lab's probes to adopt (:func:`take_early`).
+_EARLY: tuple[Any, socket.socket, float] | None = None
+
+
+def spawn(env: dict[str, str]) -> tuple[Any, socket.socket, float]:
+    """Start a zygote in the caller's namespaces: ``(process, control socket, start time)``.
+
+    ``env`` is the environment of the lab's commands (labkit importable); the start time is
+    a ``time.perf_counter()``, to time the zygote until its ``ready``.
+    """
+    import subprocess
+    import time
+
+    t0 = time.perf_counter()
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    env = dict(env, LABKIT_ZYGOTE_FD=str(theirs.fileno()))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labkit.packets.zygote"],
+        stdin=subprocess.DEVNULL,
+        env=env,
+        pass_fds=(theirs.fileno(),),
+    )
+    theirs.close()
+    return proc, mine, t0
+
+
+def start_early(env: dict[str, str]) -> None:
+    """Start the zygote now (the daemon's boot): it imports scapy on the other core while
+    the daemon imports its modules and builds the Docker host."""
+    global _EARLY
+    _EARLY = spawn(env)
+
+
+def take_early() -> tuple[Any, socket.socket, float] | None:
+    """The zygote :func:`start_early` started, once; ``None`` if there is none (any more)."""
+    global _EARLY
+    early, _EARLY = _EARLY, None
+    return early
 
 
 def _reap(*_: object) -> None:
@@ -49,8 +91,9 @@ def _child(conn: socket.socket, paths: dict[str, str]) -> None:
             if kind in fds:
                 nsutil.setns(fds[kind], NS_FLAGS[kind])
                 os.close(fds[kind])
-        if fds:
-            agent.reload_scapy_caches()
+        # always: even the host's agent, whose namespaces the zygote shares, since the
+        # zygote imported scapy while the daemon was still building docker0 and eth0
+        agent.reload_scapy_caches()
         os.dup2(conn.fileno(), 0)
         os.dup2(conn.fileno(), 1)
         conn.close()

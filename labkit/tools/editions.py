@@ -101,7 +101,7 @@ def sync_one(
 ) -> nbformat.NotebookNode:
     """The Japanese notebook for ``en_path``, built from its current Japanese version."""
     en = nbformat.read(en_path, as_version=4)
-    ja = (
+    ja: nbformat.NotebookNode = (
         nbformat.read(ja_path, as_version=4)
         if ja_path.exists()
         else nbformat.v4.new_notebook(

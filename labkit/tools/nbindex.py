@@ -125,7 +125,8 @@ def title_of(nb: nbformat.NotebookNode) -> str:
     """The text of the first markdown cell's ``# `` heading."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
+            source: str = cell.source
+            for line in source.splitlines():
                 if line.startswith("# "):
                     return line[2:].strip()
             break

@@ -25,10 +25,14 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from labkit.tools import nbindex
+
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
 
 INDEX_SOURCE = "README.md"
 FIGURES = "figures"
@@ -89,7 +93,7 @@ def rewrite_links(text: str) -> str:
     return _LINK.sub(sub, text)
 
 
-def _exporter():  # type: ignore[no-untyped-def]
+def _exporter() -> HTMLExporter:
     from nbconvert import HTMLExporter
 
     return HTMLExporter(template_name="lab")
@@ -102,11 +106,12 @@ def _nb_title(nb: nbformat.NotebookNode, fallback: str) -> str:
         return fallback
 
 
-def notebook_page(path: Path, exporter=None, lang: str = "en") -> str:  # type: ignore[no-untyped-def]
+def notebook_page(path: Path, exporter: HTMLExporter | None = None, lang: str = "en") -> str:
     """One notebook as a full HTML page, from its stored outputs."""
     exporter = exporter or _exporter()
     nb = nbformat.read(path, as_version=4)
     title = _nb_title(nb, path.stem)
+    body: str
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     live = LIVE_NOTE_JA if lang == "ja" else LIVE_NOTE
     note = f'<div class="labkit-static-note" style="{NOTE_STYLE}">{live}</div>'

@@ -4,6 +4,7 @@ Everything here is drawn from a snapshot dict (:mod:`labkit.core.snapshot`), nev
 labkit's own bookkeeping, and needs no privileges.
 """
 
+from labkit.views.classic import brctl_text, ifconfig_text, routes_text
 from labkit.views.diagram import (
     FLOW_COLOR,
     bridges,
@@ -13,14 +14,7 @@ from labkit.views.diagram import (
     flow_hops,
     nat_rules,
 )
-from labkit.views.html import (
-    brctl_text,
-    conntrack_html,
-    ifconfig_text,
-    node_html,
-    routes_text,
-    snapshot_html,
-)
+from labkit.views.html import conntrack_html, node_html, snapshot_html
 from labkit.views.pictures import (
     chains_diagram,
     find_broken,

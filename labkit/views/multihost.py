@@ -19,7 +19,8 @@ import graphviz
 
 from labkit.core.snapshot import as_snapshot, natural_key
 from labkit.i18n import font, tr, using
-from labkit.views.diagram import FLOW_COLOR, flow_hops
+from labkit.views.diagram import FLOW_COLOR
+from labkit.views.flow import flow_hops
 
 __all__ = ["diagram", "wants_multihost"]
 
@@ -94,10 +95,6 @@ def _diagram(
     wires = snap.get("wires") or []
     hops = flow_hops(flow)
     hosts = sorted((n for n, i in nodes.items() if i.get("kind") == "host"), key=natural_key)
-    peer: dict[tuple[str, str], tuple[str, str]] = {}
-    for w in wires:
-        a, b = (w["a"]["node"], w["a"]["ifname"]), (w["b"]["node"], w["b"]["ifname"])
-        peer[a], peer[b] = b, a
     links = {n: {lk["ifname"]: lk for lk in i.get("links") or []} for n, i in nodes.items()}
 
     # where a (node, ifname) is drawn: a bridge port is drawn as its bridge

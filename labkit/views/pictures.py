@@ -24,7 +24,9 @@ import graphviz
 from labkit.core.snapshot import as_snapshot, natural_key
 from labkit.i18n import font, tr
 from labkit.i18n import using as _using_lang
-from labkit.views.diagram import _esc, _table, bridges, diagram, find_uplink, nat_rules
+from labkit.views.diagram import diagram
+from labkit.views.labels import esc, table
+from labkit.views.topology import bridges, find_uplink, nat_rules
 
 __all__ = ["chains_diagram", "find_broken", "networks_diagram", "trouble_diagram"]
 
@@ -50,7 +52,7 @@ def _graph(name: str, title: str, rankdir: str = "LR") -> graphviz.Digraph:
         node_attr={"shape": "plain", "fontname": f, "fontsize": "10"},
         edge_attr={"fontname": f, "fontsize": "9", "color": "#495057"},
     )
-    g.attr(label=f"<<b>{_esc(title)}</b>>")
+    g.attr(label=f"<<b>{esc(title)}</b>>")
     return g
 
 
@@ -125,24 +127,24 @@ def networks_diagram(
             title = f"{known[br]} · {br}" if br in known else br
             g.node(
                 f"net_{br}",
-                label=_table(
+                label=table(
                     [
-                        f'<td bgcolor="{colors[br]}"><font color="white"><b>{_esc(title)}</b>'
+                        f'<td bgcolor="{colors[br]}"><font color="white"><b>{esc(title)}</b>'
                         f"</font></td>",
-                        f"<td>{_esc(net)}<br/>gateway <b>{_esc(gw)}</b></td>",
+                        f"<td>{esc(net)}<br/>gateway <b>{esc(gw)}</b></td>",
                     ],
                     color=colors[br],
                 ),
             )
         for c in sorted(plugged, key=natural_key):
             cinfo = nodes[c]
-            rows = [f'<td bgcolor="#e7f5ff"><b>{_esc(tr("container"))} {_esc(c)}</b></td>']
+            rows = [f'<td bgcolor="#e7f5ff"><b>{esc(tr("container"))} {esc(c)}</b></td>']
             for ifname, _br in sorted(plugged[c]):
                 rows.append(
-                    f'<td port="{_esc(ifname)}" align="left">{_esc(ifname)} '
-                    f"<b>{_esc(_v4_addr(cinfo, ifname))}</b></td>"
+                    f'<td port="{esc(ifname)}" align="left">{esc(ifname)} '
+                    f"<b>{esc(_v4_addr(cinfo, ifname))}</b></td>"
                 )
-            g.node(f"c_{c}", label=_table(rows, color="#1c7ed6"))
+            g.node(f"c_{c}", label=table(rows, color="#1c7ed6"))
             for ifname, br in sorted(plugged[c]):
                 g.edge(
                     f"c_{c}:{ifname}:e",
@@ -156,8 +158,8 @@ def networks_diagram(
                 g.edge(
                     f"net_{a}",
                     f"net_{b}",
-                    label=f"<<b>{_esc(tr('isolated'))}</b><br/>"
-                    f"{_esc(tr('DOCKER-ISOLATION drops it'))}>",
+                    label=f"<<b>{esc(tr('isolated'))}</b><br/>"
+                    f"{esc(tr('DOCKER-ISOLATION drops it'))}>",
                     style="dashed",
                     color=BROKEN_COLOR,
                     fontcolor=BROKEN_COLOR,
@@ -224,26 +226,26 @@ def chains_diagram(
             hot = chain in walked
             head_bg = "#1c7ed6" if hot else "#adb5bd"
             rows.append(f'<td bgcolor="{head_bg}"><font color="white"><b>{chain}</b></font></td>')
-            for table in _HOOKS[chain]:
-                if table not in ipt:
+            for tname in _HOOKS[chain]:
+                if tname not in ipt:
                     continue
-                policy, rules = _chain_rules(ipt, table, chain)
+                policy, rules = _chain_rules(ipt, tname, chain)
                 shown = [
-                    f"<b>-t {_esc(table)}</b>"
-                    + (f" ({_esc(tr('policy'))} {_esc(policy)})" if policy else "")
+                    f"<b>-t {esc(tname)}</b>"
+                    + (f" ({esc(tr('policy'))} {esc(policy)})" if policy else "")
                 ]
                 for r in rules[:max_rules]:
-                    shown.append(f'<font face="Courier" point-size="8">{_esc(r)}</font>')
+                    shown.append(f'<font face="Courier" point-size="8">{esc(r)}</font>')
                 if len(rules) > max_rules:
                     shown.append(
-                        f'<font point-size="8">+{len(rules) - max_rules} {_esc(tr("more"))}</font>'
+                        f'<font point-size="8">+{len(rules) - max_rules} {esc(tr("more"))}</font>'
                     )
                 if not rules:
                     shown.append(
-                        f'<font color="#6c757d" point-size="8">{_esc(tr("no rules"))}</font>'
+                        f'<font color="#6c757d" point-size="8">{esc(tr("no rules"))}</font>'
                     )
                 rows.append('<td align="left" balign="left">' + "<br/>".join(shown) + "</td>")
-            g.node(chain, label=_table(rows, color=head_bg))
+            g.node(chain, label=table(rows, color=head_bg))
 
         ends = {
             "in": tr("arrives"),
@@ -254,7 +256,7 @@ def chains_diagram(
         uplink = find_uplink(info) or "eth0"
         g.node(
             "in",
-            label=f"<<b>{_esc(ends['in'])}</b><br/>docker0 / {_esc(uplink)}>",
+            label=f"<<b>{esc(ends['in'])}</b><br/>docker0 / {esc(uplink)}>",
             shape="cds",
             style="filled",
             fillcolor="#f1f3f5",
@@ -262,8 +264,8 @@ def chains_diagram(
         )
         g.node(
             "route",
-            label=f"<{_esc(ends['route'])}<br/>ip_forward = "
-            f"{_esc((info.get('sysctl') or {}).get('net.ipv4.ip_forward', '?'))}>",
+            label=f"<{esc(ends['route'])}<br/>ip_forward = "
+            f"{esc((info.get('sysctl') or {}).get('net.ipv4.ip_forward', '?'))}>",
             shape="diamond",
             style="filled",
             fillcolor="#ebfbee",
@@ -271,14 +273,14 @@ def chains_diagram(
         )
         g.node(
             "local",
-            label=f"<{_esc(ends['local'])}>",
+            label=f"<{esc(ends['local'])}>",
             shape="box",
             style="rounded,filled",
             fillcolor="#f1f3f5",
         )
         g.node(
             "out",
-            label=f"<<b>{_esc(ends['out'])}</b><br/>docker0 / {_esc(uplink)}>",
+            label=f"<<b>{esc(ends['out'])}</b><br/>docker0 / {esc(uplink)}>",
             shape="cds",
             style="filled",
             fillcolor="#f1f3f5",
@@ -295,8 +297,8 @@ def chains_diagram(
 
         edge("in", "PREROUTING")
         edge("PREROUTING", "route")
-        edge("route", "FORWARD", label=f"<{_esc(tr('forwarded'))}>")
-        edge("route", "INPUT", label=f"<{_esc(tr('for this host'))}>")
+        edge("route", "FORWARD", label=f"<{esc(tr('forwarded'))}>")
+        edge("route", "INPUT", label=f"<{esc(tr('for this host'))}>")
         edge("INPUT", "local")
         edge("local", "OUTPUT")
         edge("OUTPUT", "POSTROUTING")
@@ -383,7 +385,7 @@ def trouble_diagram(
                 for line in lines:
                     if (
                         'port="if' in line
-                        and f"<b>{_esc(what)}</b>" in line
+                        and f"<b>{esc(what)}</b>" in line
                         and (line.lstrip().startswith(f"{node}__"))
                     ):
                         target = line.split()[0]
@@ -392,7 +394,7 @@ def trouble_diagram(
                 continue
             g.node(
                 f"broken__{target}",
-                label=f'<<font color="{BROKEN_COLOR}"><b>✘ {_esc(note)}</b></font>>',
+                label=f'<<font color="{BROKEN_COLOR}"><b>✘ {esc(note)}</b></font>>',
                 shape="box",
                 style="rounded",
                 color=BROKEN_COLOR,

@@ -133,3 +133,30 @@ def test_imports_go_down_the_layers() -> None:
         if layer(dep) != layer(mod) and layer(dep) not in ALLOWED[layer(mod)]
     ]
     assert wrong == []
+
+
+def private_reaches(path: Path) -> list[str]:
+    """``obj._name`` uses in a module where ``obj`` is a plain name other than ``self`` or
+    ``cls`` (another object's private attribute), by line."""
+    return [
+        f"{path.name}:{node.lineno}: {node.value.id}.{node.attr}"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id not in ("self", "cls", "os", "sys")
+        and node.attr.startswith("_")
+        and not node.attr.endswith("__")
+    ]
+
+
+def test_private_reaches_are_found(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f(self, host):\n    self._x = os._exit\n    return host._host_mac()\n")
+    assert private_reaches(probe) == ["probe.py:3: host._host_mac"]
+
+
+def test_daemon_modules_use_only_public_methods_of_each_other() -> None:
+    """networks, ports, modes, macvlan, lan, overlay, swarm… call DockerHost's (and the
+    netlink socket's) public methods, never ``host._private`` ones."""
+    found = [r for p in sorted((ROOT / "daemon").glob("*.py")) for r in private_reaches(p)]
+    assert found == []

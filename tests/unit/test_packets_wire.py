@@ -154,3 +154,46 @@ def test_daemon_side_does_not_import_scapy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_agent_imports_a_lean_scapy_that_still_decodes_every_notebook_protocol() -> None:
+    """The agent's scapy has no vendor table, Bluetooth ids or cryptography (memory), and
+    writes no cache the notebook's scapy would read; it still decodes what captures show."""
+    code = (
+        "import sys\n"
+        "from labkit.packets import agent\n"
+        "agent.import_scapy()\n"
+        "import scapy.main\n"
+        "from scapy.config import conf\n"
+        "assert scapy.main.SCAPY_CACHE_FOLDER is None\n"
+        "assert len(conf.manufdb) == 0 and not conf.crypto_valid\n"
+        "assert sys.modules.get('cryptography') is None\n"
+        "assert 'scapy.all' not in sys.modules\n"
+        "from scapy.layers.dns import DNS, DNSQR\n"
+        "from scapy.layers.inet import ICMP, IP, TCP, UDP\n"
+        "from scapy.layers.inet6 import ICMPv6ND_NS, IPv6\n"
+        "from scapy.layers.l2 import ARP, Ether\n"
+        "from scapy.layers.vxlan import VXLAN\n"
+        "inner = Ether() / IP(dst='192.0.2.2') / ICMP()\n"
+        "frames = [Ether() / ARP(pdst='192.0.2.1'), inner,\n"
+        "          Ether() / IP() / TCP(dport=80),\n"
+        "          Ether() / IP() / UDP(dport=53) / DNS(qd=DNSQR(qname='example.com')),\n"
+        "          Ether() / IPv6() / ICMPv6ND_NS(tgt='2001:db8::1'),\n"
+        "          Ether() / IP() / UDP(sport=4789, dport=4789) / VXLAN(vni=4097) / inner]\n"
+        "for layer, f in zip((ARP, ICMP, TCP, DNS, ICMPv6ND_NS, VXLAN), frames):\n"
+        "    assert layer in Ether(bytes(f)), (layer, Ether(bytes(f)).summary())\n"
+        "assert ICMP in Ether(bytes(frames[-1]))[VXLAN]\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_notebook_side_keeps_the_full_scapy() -> None:
+    """The notebook's scapy (which rebuilds captured packets) is the whole library."""
+    code = (
+        "import sys, labkit.packets.capture\n"
+        "from scapy.config import conf\n"
+        "assert len(conf.manufdb) > 1000, len(conf.manufdb)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

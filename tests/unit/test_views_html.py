@@ -1,4 +1,5 @@
-"""Unit tests for labkit.views.html: HTML tables and the article's classic tool output."""
+"""Unit tests for labkit.views.html (HTML tables) and labkit.views.classic (the article's
+classic tool output)."""
 
 from __future__ import annotations
 
