@@ -319,7 +319,7 @@ def test_container_to_container_goes_through_the_bridge(snap: dict[str, Any]) ->
 
 
 def test_unknown_hop_is_listed_not_drawn(snap: dict[str, Any]) -> None:
-    src = diagram(snap, [*OUT, hop("c9:eth0", "1.1.1.1", "2.2.2.2")]).source
+    src = diagram(snap, [*OUT, hop("c9:eth0", "192.0.2.1", "192.0.2.2")]).source
     assert "not in this snapshot" in legend_of(src)
 
 
