@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -46,7 +47,14 @@ def _key() -> str:
 
 
 def cache_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "labkit-container-cache"
+    """The base root filesystem's cache: ours alone (owner and mode checked with lstat, as the
+    lab registry is), since the tests chroot into what it holds as root."""
+    d = Path(tempfile.gettempdir()) / "labkit-container-cache"
+    d.mkdir(mode=0o700, exist_ok=True)
+    st = d.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        raise RuntimeError(f"{d} is not a private directory of uid {os.geteuid()}: remove it")
+    return d
 
 
 def _run(argv: list[str], **extra_env: str) -> None:
@@ -94,8 +102,9 @@ def base_rootfs() -> Path:
     done = root.parent / "complete"
     if done.exists():
         return root
-    if root.parent.exists():
-        shutil.rmtree(root.parent)
+    for stale in cache_dir().iterdir():  # one base at a time: drop those of older settings
+        if re.fullmatch(r"[0-9a-f]{12}", stale.name) and stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale)
     root.parent.mkdir(parents=True)
     # debootstrap mounts /proc and /sys in the target: in a mount namespace of its own
     _run(["unshare", "--mount", "--propagation", "private", "--fork",
