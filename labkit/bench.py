@@ -138,7 +138,8 @@ def kernel_floor(n: int, mode: str | None = None) -> float:
     return float(r.stdout.split()[-1])
 
 
-def _pss_kb(pid: int) -> int:
+def pss_kb(pid: int) -> int:
+    """A process's proportional set size in kB (0 when it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
@@ -168,7 +169,7 @@ def lab_pss_mb(lab: Lab) -> tuple[float, int]:
     if lab.sandbox_pid is None:
         return 0.0, 0
     procs = _tree(lab.sandbox_pid)
-    return sum(_pss_kb(p) for p in procs) / 1024, len(procs)
+    return sum(pss_kb(p) for p in procs) / 1024, len(procs)
 
 
 def memory_bench() -> dict[str, float]:

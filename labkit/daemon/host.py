@@ -424,8 +424,7 @@ class DockerHost:
                                   self.profile.resolver_ip, embedded_dns=net.user_defined)
         undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
         t = time.perf_counter()
-        pid = holder.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
-        nodefiles.write_pid(files, pid)
+        pid = nodefiles.start_holder(ns.path, hostname, files)
         self._step(steps, stepwise, f"unshare --uts --mount: hostname {hostname}, /etc/hosts", t)
         rec = NodeRecord(
             name=name,

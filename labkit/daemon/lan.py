@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from labkit.core import firewall, names
 from labkit.core import overlay as rules
 from labkit.core.ipam import IPAM, default_pools
-from labkit.daemon import holder, netlink, nodefiles
+from labkit.daemon import netlink, nodefiles
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Network, NodeRecord
 from labkit.daemon.tools import run_tool
@@ -143,8 +143,7 @@ def _add_host(dh: DockerHost, name: str, position: int, outside: Netns, sw: int)
     hostname = f"docker-{name}"
     files = nodefiles.write_files(name, hostname, ip, [], p.resolver_ip)
     # like a container, another host does not see the first host's /run/netns pins
-    pid = holder.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
-    nodefiles.write_pid(files, pid)
+    pid = nodefiles.start_holder(ns.path, hostname, files)
     dh.nodes[name] = NodeRecord(name, "host", ns, hostname, pid, files)
     hs.networks["bridge"] = Network("bridge", names.new_id(dh.rng), bridge, ipam, br, False,
                                     dh.icc)

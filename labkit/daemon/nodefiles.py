@@ -10,7 +10,7 @@ from concurrent.futures import Future
 
 from labkit.core import dns as dns_rules
 from labkit.core import hosts
-from labkit.daemon import netlink
+from labkit.daemon import holder, netlink
 
 RUN_DIR = "/run/labkit"
 
@@ -65,3 +65,11 @@ def binds(files: str, hide_netns: bool = False) -> dict[str, str]:
         os.makedirs(empty, exist_ok=True)
         out[empty] = netlink.NETNS_DIR
     return out
+
+
+def start_holder(netns_path: str, hostname: str, files: str) -> Future[int]:
+    """Fork a node's holder (its UTS and mount namespaces: the hostname, the node's ``/etc``
+    files, the lab's ``/run/netns`` pins hidden) and note its pid among the node's files."""
+    pid = holder.spawn_holder(netns_path, hostname, binds(files, hide_netns=True))
+    write_pid(files, pid)
+    return pid

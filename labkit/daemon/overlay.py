@@ -412,8 +412,7 @@ def _create(dh: DockerHost, hs: HostState, sb: Sandbox, name: str, net: OverlayN
     ns.rt.default_route(gw.gateway)
     files = nodefiles.write_files(name, hostname, ip, [], dh.profile.resolver_ip, embedded_dns=True)
     undo.append(lambda: shutil.rmtree(files, ignore_errors=True))
-    pid = holder.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
-    nodefiles.write_pid(files, pid)
+    pid = nodefiles.start_holder(ns.path, hostname, files)
     rec = NodeRecord(
         name=name,
         kind="container",

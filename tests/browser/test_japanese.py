@@ -22,39 +22,33 @@ A screenshot is kept in ``artifacts/japanese.png``. The server is stopped by its
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from secrets import token_hex
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from support.jupyterlab import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    jupyter_env,
+    stop,
+    unavailable,
+    wait_for_server,
+)
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "notebooks" / "ja" / "01-docker0-bridge.ipynb"
 ARTIFACTS = REPO / "artifacts"
-CHROMIUM = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")
-REQUIRE = os.environ.get("LABKIT_REQUIRE_BROWSER") == "1"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SERVER_START_S = 120
 PAGE_MS = 120_000
 CJK_FONT = re.compile(r"Noto Sans CJK|Noto Serif CJK|Noto Sans JP|Noto Sans Mono CJK")
 CJK_CHAR = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -64,87 +58,20 @@ CJK_CHAR = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 FONTS_JS = "(sel) => { const el = document.querySelector(sel); return el ? el.textContent : null; }"
 
 
-def _unavailable(why: str) -> None:
-    if REQUIRE:
-        pytest.fail(f"LABKIT_REQUIRE_BROWSER=1 but {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def playwright_api():  # type: ignore[no-untyped-def]
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        _unavailable(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+        unavailable(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[browser]')")
+        unavailable("playwright is not installed (pip install -e '.[browser]')")
     for mod in ("jupyterlab", "jupyterlab_language_pack_ja_JP"):
         try:
             __import__(mod)
         except ImportError:
-            _unavailable(f"{mod} is not installed (pip install -e '.[notebook]')")
+            unavailable(f"{mod} is not installed (pip install -e '.[notebook]')")
     return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(home: Path) -> dict[str, str]:
-    """A JupyterLab of its own, in Japanese; no user settings, no news fetches."""
-    env = dict(os.environ)
-    for name in (
-        "JUPYTER_CONFIG_DIR",
-        "JUPYTER_DATA_DIR",
-        "JUPYTER_RUNTIME_DIR",
-        "JUPYTERLAB_SETTINGS_DIR",
-        "JUPYTERLAB_WORKSPACES_DIR",
-        "IPYTHONDIR",
-    ):
-        d = home / name.lower()
-        d.mkdir(parents=True, exist_ok=True)
-        env[name] = str(d)
-    env.pop("JUPYTER_PATH", None)
-    (home / "jupyter_config_dir" / "jupyter_lab_config.py").write_text(
-        "c.LabApp.news_url = None\n"
-        "c.LabApp.check_for_updates_class = "
-        '"jupyterlab.handlers.announcements.NeverCheckForUpdate"\n'
-    )
-    settings = home / "jupyterlab_settings_dir" / "@jupyterlab"
-    for ext, name, value in [
-        ("translation-extension", "plugin", {"locale": "ja_JP"}),
-        ("apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False}),
-    ]:
-        (settings / ext).mkdir(parents=True, exist_ok=True)
-        (settings / ext / f"{name}.jupyterlab-settings").write_text(json.dumps(value))
-    return env
-
-
-def _wait(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"jupyter lab exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"jupyter lab did not answer in {SERVER_START_S}s:\n{log.read_text()[-4000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def _platform_fonts(cdp, selector: str) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -169,14 +96,15 @@ def test_japanese_notebook_is_laid_out_in_a_cjk_font(playwright_api, tmp_path) -
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
     shutil.copy(SOURCE, nbdir / SOURCE.name)
-    env = _env(tmp_path / "jupyter")
+    japanese = {("translation-extension", "plugin"): {"locale": "ja_JP"}}
+    env = jupyter_env(tmp_path / "jupyter", japanese)
     subprocess.run(
         [sys.executable, "-m", "jupyter", "trust", str(nbdir / SOURCE.name)],
         env=env,
         check=True,
         capture_output=True,
     )
-    port, token = _free_port(), token_hex(16)
+    port, token = free_port(), token_hex(16)
     base = f"http://127.0.0.1:{port}"
     cmd = [
         sys.executable, "-m", "jupyterlab", "--no-browser",
@@ -196,7 +124,7 @@ def test_japanese_notebook_is_laid_out_in_a_cjk_font(playwright_api, tmp_path) -
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        _wait(proc, f"{base}/api/status?token={token}", log)
+        wait_for_server(proc, f"{base}/api/status?token={token}", log)
         with playwright_api() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
@@ -218,7 +146,7 @@ def test_japanese_notebook_is_laid_out_in_a_cjk_font(playwright_api, tmp_path) -
         print(f"--- jupyter lab log ({log}) ---\n{log.read_text()[-6000:]}")
         raise
     finally:
-        _stop(proc)
+        stop(proc)
     assert not blocked, f"the page asked for addresses other than {base}: {blocked}"
 
 

@@ -26,41 +26,35 @@ Skips (with the reason) when Chromium, Playwright or labs are unavailable; with
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from secrets import token_hex
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from support.jupyterlab import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    jupyter_env,
+    stop,
+    unavailable,
+    wait_for_server,
+)
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
-CHROMIUM = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")
-REQUIRE = os.environ.get("LABKIT_REQUIRE_BROWSER") == "1"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TUTORIAL = REPO / "notebooks" / "06-nat-masquerade.ipynb"
 NOTEBOOK = TUTORIAL.name
 
 # generous: a 2-core CI machine, a cold JupyterLab and a kernel that starts a real lab
-SERVER_START_S = 120
 PAGE_MS = 120_000
 RUN_MS = 180_000
 # JupyterLab scrolls inside its own panel, so a "full page" is the viewport: tall enough for
@@ -70,29 +64,17 @@ VIEWPORT_H = 3300
 PANEL_TITLES = ["labkit lab panel", "Containers", "Switches", "Traffic", "Diagram", "conntrack"]
 
 
-def _unavailable(why: str) -> None:
-    if REQUIRE:
-        pytest.fail(f"LABKIT_REQUIRE_BROWSER=1 but {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def sync_playwright():  # type: ignore[no-untyped-def]
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        _unavailable(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+        unavailable(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[browser]')")
+        unavailable("playwright is not installed (pip install -e '.[browser]')")
     for mod in ("jupyterlab", "jupyterlab_widgets"):
         pytest.importorskip(mod, reason=f"{mod} is not installed (pip install -e '.[notebook]')")
     return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _write_notebook(path: Path) -> dict[str, int]:
@@ -112,79 +94,13 @@ def _write_notebook(path: Path) -> dict[str, int]:
     return {"diagram": diagram, "panel": panel, "after": panel + 1}
 
 
-def _jupyter_env(home: Path) -> dict[str, str]:
-    """A JupyterLab of its own: no user settings, workspaces, kernelspecs or news fetches."""
-    env = dict(os.environ)
-    dirs = {
-        "JUPYTER_CONFIG_DIR": home / "config",
-        "JUPYTER_DATA_DIR": home / "data",
-        "JUPYTER_RUNTIME_DIR": home / "runtime",
-        "JUPYTERLAB_SETTINGS_DIR": home / "lab-settings",
-        "JUPYTERLAB_WORKSPACES_DIR": home / "lab-workspaces",
-        "IPYTHONDIR": home / "ipython",
-    }
-    for name, d in dirs.items():
-        d.mkdir(parents=True, exist_ok=True)
-        env[name] = str(d)
-    env.pop("JUPYTER_PATH", None)
-    (dirs["JUPYTER_CONFIG_DIR"] / "jupyter_lab_config.py").write_text(
-        "c.LabApp.news_url = None\n"
-        "c.LabApp.check_for_updates_class = "
-        '"jupyterlab.handlers.announcements.NeverCheckForUpdate"\n'
-    )
-    notif = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / "apputils-extension"
-    notif.mkdir(parents=True, exist_ok=True)
-    (notif / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    # every cell in the DOM (no windowing), so the test can find the cells of a long notebook
-    tracker = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True, exist_ok=True)
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    return env
-
-
-def _wait_for_server(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_S
-    last = ""
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"jupyter lab exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError) as exc:
-            last = str(exc)
-        time.sleep(0.5)
-    pytest.fail(
-        f"jupyter lab did not answer in {SERVER_START_S}s ({last}):\n{log.read_text()[-4000:]}"
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the server we started, by its PID: SIGTERM (it shuts its kernels down), then KILL."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    # the server ran in a session of its own (pgid == its PID): end a kernel it left behind
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def test_tutorial_panel_in_jupyterlab_runs_a_container_and_pings_it(  # type: ignore[no-untyped-def]
     sync_playwright, can_lab, tmp_path
 ):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
     where = _write_notebook(nbdir / NOTEBOOK)
-    port, token = _free_port(), token_hex(16)
+    port, token = free_port(), token_hex(16)
     base = f"http://127.0.0.1:{port}"
     cmd = [
         sys.executable, "-m", "jupyterlab",
@@ -208,14 +124,18 @@ def test_tutorial_panel_in_jupyterlab_runs_a_container_and_pings_it(  # type: ig
         proc = subprocess.Popen(
             cmd,
             cwd=nbdir,
-            env=_jupyter_env(tmp_path / "jupyter"),
+            env=jupyter_env(
+                tmp_path / "jupyter",
+                # every cell in the DOM (no windowing): the test finds the cells of a long notebook
+                {("notebook-extension", "tracker"): {"windowingMode": "none"}},
+            ),
             stdin=subprocess.DEVNULL,
             stdout=logf,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        _wait_for_server(proc, f"{base}/api/status?token={token}", log)
+        wait_for_server(proc, f"{base}/api/status?token={token}", log)
         with sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=CHROMIUM,
@@ -243,7 +163,7 @@ def test_tutorial_panel_in_jupyterlab_runs_a_container_and_pings_it(  # type: ig
         print(f"--- jupyter lab log ({log}) ---\n{log.read_text()[-6000:]}")
         raise
     finally:
-        _stop(proc)
+        stop(proc)
     assert shot.stat().st_size > 10_000
     assert not blocked, f"the page asked for addresses other than {base}: {blocked}"
 

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import pytest
 
+from labkit.bench import pss_kb
+
 pytestmark = [pytest.mark.hub, pytest.mark.lab]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,16 +146,6 @@ def descendants(pid: int) -> list[int]:
             out.append(p)
         todo += children(p)
     return out
-
-
-def pss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def cmdline(pid: int) -> str:
