@@ -175,7 +175,6 @@ def lab_pss_mb(lab: Lab) -> tuple[float, int]:
 def memory_bench() -> dict[str, float]:
     """A lab's memory idle (after start) and active (two containers, a capture at 4 points)."""
     with Lab(profile="article", seed=5) as lab:
-        lab._call("probes_ready")
         time.sleep(0.5)
         idle, idle_n = lab_pss_mb(lab)
         c1, c2 = lab.run("c1"), lab.run("c2")
@@ -254,7 +253,6 @@ def overlay_bench(n: int = 10, pings: int = 3) -> dict[str, float]:
     namespace and docker_gwbridge, is timed apart), and the first ping across the hosts vs
     the first ping between two containers on docker0 (median of ``pings``)."""
     with Lab(hosts=2, seed=41) as lab:
-        lab._call("probes_ready")
         lab.networks.create("ov", driver="overlay")
         t = time.perf_counter()
         lab.run("o0", network="ov")
@@ -296,10 +294,6 @@ def _labkit(n: int) -> dict[str, float]:
     t = time.perf_counter()
     lab = Lab(seed=n)
     start = (time.perf_counter() - t) * 1000
-    # the packet agents' zygote imports scapy in the background after a lab starts (its
-    # time is reported by the packet figures); let it finish so it does not share the CPU
-    # with the containers being timed
-    lab._call("probes_ready")
     t = time.perf_counter()
     for i in range(n):
         lab.run(f"c{i}")
@@ -330,7 +324,6 @@ def packet_bench(out: TextIO = sys.stdout) -> dict[str, float]:
         with lab.capture(*points):  # first capture: host and outside agents start
             pass
         ready = lab._call("probe_timings")
-        scapy_import = ready.pop("zygote_import")
         starts = []
         for _ in range(5):
             t = time.perf_counter()
@@ -346,7 +339,6 @@ def packet_bench(out: TextIO = sys.stdout) -> dict[str, float]:
             assert ok and all(len(cap[p]) >= 2 for p in points), "traced ping lost packets"
     res = {
         "agent_first_ms": statistics.median(ready.values()),
-        "scapy_import_ms": scapy_import,
         "first_ping_ms": first,
         "warm_ping_ms": warm,
         "sniffer_start_ms": statistics.median(starts) / len(points),
@@ -354,9 +346,8 @@ def packet_bench(out: TextIO = sys.stdout) -> dict[str, float]:
         "traced_ping_ms": statistics.median(traced),
     }
     out.write(
-        f"agents: scapy imported once per lab in {scapy_import:.0f} ms (at lab start, in the "
-        f"background); then ready on first use in a namespace in {res['agent_first_ms']:.0f} ms "
-        f"(median of {len(ready)}); "
+        f"agents: forked by the lab's pid 1, ready on first use in a namespace in "
+        f"{res['agent_first_ms']:.0f} ms (median of {len(ready)}); "
         f"first ping incl. agent {first:.0f} ms, warm ping {warm:.1f} ms\n"
         f"sniffers at 5 points start in {res['capture_start_5_ms']:.1f} ms "
         f"({res['sniffer_start_ms']:.1f} ms each); traced ping through 5 points "
@@ -379,7 +370,6 @@ def run_bench(sizes: tuple[int, ...] = (1, 10, 100), out: TextIO = sys.stdout) -
         starts.append(m["start"])
         floor = kernel_floor(n, mode)
         with Lab(seed=0) as base:
-            base._call("probes_ready")
             cli = _ip_cli(base, n)
         ratio = cli / m["per_container"]
         vs_floor = m["per_container"] / floor

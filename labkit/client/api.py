@@ -133,10 +133,6 @@ class LabAPI:
         """Stop a capture: ``{"frames": {...}, "failed": {...}, "drops": {...}}``."""
         return dict(self._call("capture_stop", handle))
 
-    def probes_ready(self) -> float:
-        """Wait until the agents' zygote has imported scapy; its import time in ms."""
-        return float(self._call("probes_ready"))
-
     def probe_timings(self) -> dict[str, float]:
         """Agent readiness per node, in ms."""
         return dict(self._call("probe_timings"))

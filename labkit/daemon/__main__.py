@@ -1,10 +1,10 @@
 """Entry point of the lab daemon: ``python -m labkit.daemon`` inside the sandbox.
 
 Started by :mod:`labkit.sandbox` as pid 1 of a new pid namespace. Pid 1 forks the real
-daemon before anything heavy is imported and stays behind as the *zygote*: it forks the
-containers' holder processes on the daemon's request and reaps every orphan. When the
-daemon exits, pid 1 exits and the kernel ends every process of the lab and frees every
-namespace with it.
+daemon before anything heavy is imported and stays behind as the lab's fork server
+(:mod:`labkit.daemon.forkserver`): it forks the containers' holder processes and the packet
+agents on the daemon's request and reaps every orphan. When the daemon exits, pid 1 exits
+and the kernel ends every process of the lab and frees every namespace with it.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ def main(argv: list[str]) -> None:
             "labkit.daemon runs only inside a lab's sandbox; start a lab with "
             "labkit.Lab() or `labkit demo` instead"
         )
-    # pid 1 forks the daemon and stays behind as the zygote and reaper
+    # pid 1 forks the daemon and stays behind as the fork server and reaper
     parent_end, daemon_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    from labkit.daemon import holder, nsutil
+    from labkit.daemon import forkserver, holder, nsutil
+    from labkit.packets import agent  # noqa: F401 - pid 1 forks the agents: import it once
 
     # before the fork: pid 1 forks the holders, and they mount sysfs so
     holder.SYSFS = sysfs
@@ -41,9 +42,12 @@ def main(argv: list[str]) -> None:
         daemon_end.close()
         os.close(0)
         os.close(1)
-        holder.zygote(parent_end, child)
+        forkserver.serve(parent_end, child)
     parent_end.close()
-    holder.ZYGOTE = holder.Zygote(daemon_end)
+    forkserver.SERVER = forkserver.ForkServer(daemon_end)
+    from labkit.daemon.imports import lean_pyroute2
+
+    lean_pyroute2()
     # the protocol gets private copies of stdin/stdout; fd 1 then points at stderr, so a
     # stray print() from any library can never corrupt a frame
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
@@ -61,13 +65,6 @@ def main(argv: list[str]) -> None:
     nsutil.readonly_proc_sys()
     nsutil.readonly_view()
     os.makedirs("/run/netns", exist_ok=True)
-    # the packet agents' zygote, first: it imports scapy while this process imports the
-    # daemon and builds the Docker host (its view of the filesystem is the one above)
-    from labkit.daemon.tools import EXEC_ENV
-    from labkit.packets import zygote
-
-    zygote.start_early(EXEC_ENV)
-
     from labkit.daemon.server import serve
 
     serve(proto_in, proto_out)

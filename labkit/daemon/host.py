@@ -21,7 +21,7 @@ from labkit.core import firewall, hosts, names
 from labkit.core.config import LabConfig
 from labkit.core.ipam import IPAM
 from labkit.core.ports import parse_ports
-from labkit.daemon import holder, netlink, nodefiles, nsutil
+from labkit.daemon import forkserver, netlink, nodefiles, nsutil
 from labkit.daemon.dns import DnsService, bind_udp
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Endpoint, Network, NodeRecord
@@ -172,7 +172,7 @@ class DockerHost:
         self.nodes["host"] = NodeRecord("host", "host", host, HOST_NAME, None)
         self._own_etc()
         files = nodefiles.write_files("outside", "outside", p.world_ip, [], p.resolver_ip)
-        pid = holder.spawn_holder(outside.path, "outside", nodefiles.binds(files))
+        pid = forkserver.spawn_holder(outside.path, "outside", nodefiles.binds(files))
         pid.result(timeout=30)  # the first holder: a failure shows here, at once
         nodefiles.write_pid(files, pid)
         self.nodes["outside"] = NodeRecord("outside", "outside", outside, "outside", pid, files)
@@ -439,7 +439,7 @@ class DockerHost:
             steps=steps,
             created=time.monotonic(),
         )
-        undo.append(lambda: holder.reap(pid.result(timeout=30)))
+        undo.append(lambda: forkserver.reap(pid.result(timeout=30)))
         if net.user_defined:
             self.start_dns(rec)
             undo.append(lambda: self.stop_dns(rec))
@@ -513,7 +513,7 @@ class DockerHost:
         self.stop_dns(rec)
         if rec.holder is not None:
             with contextlib.suppress(OSError):
-                holder.reap(rec.holder.result(timeout=30))
+                forkserver.reap(rec.holder.result(timeout=30))
         from labkit.daemon.swarm import release
 
         release(self, rec)  # endpoints on other hosts and on overlay networks

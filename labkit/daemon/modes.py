@@ -31,7 +31,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from labkit.core import names
-from labkit.daemon import holder, netlink, nodefiles
+from labkit.daemon import forkserver, netlink, nodefiles
 from labkit.daemon.records import NodeRecord
 from labkit.errors import Conflict, InvalidArgument, NotFound
 
@@ -134,8 +134,8 @@ def run(
             hostname = target.hostname
             files = target.files or ""
             shares = target.name
-        pid = holder.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
-        undo.append(lambda: holder.reap(pid.result(timeout=30)))
+        pid = forkserver.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
+        undo.append(lambda: forkserver.reap(pid.result(timeout=30)))
         own = os.path.join(nodes_dir(host), name)
         if shares is not None and files != own:
             os.makedirs(own, exist_ok=True)

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroute2 import IPRoute, NetlinkError
+from pyroute2.iproute.linux import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
 
 from labkit.daemon import nsutil
 from labkit.daemon.rtnl import RawRtnl

@@ -10,7 +10,7 @@ from concurrent.futures import Future
 
 from labkit.core import dns as dns_rules
 from labkit.core import hosts
-from labkit.daemon import holder, netlink
+from labkit.daemon import forkserver, netlink
 
 RUN_DIR = "/run/labkit"
 
@@ -70,6 +70,6 @@ def binds(files: str, hide_netns: bool = False) -> dict[str, str]:
 def start_holder(netns_path: str, hostname: str, files: str) -> Future[int]:
     """Fork a node's holder (its UTS and mount namespaces: the hostname, the node's ``/etc``
     files, the lab's ``/run/netns`` pins hidden) and note its pid among the node's files."""
-    pid = holder.spawn_holder(netns_path, hostname, binds(files, hide_netns=True))
+    pid = forkserver.spawn_holder(netns_path, hostname, binds(files, hide_netns=True))
     write_pid(files, pid)
     return pid

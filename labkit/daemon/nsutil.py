@@ -69,6 +69,11 @@ def sethostname(name: str) -> None:
     _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
 
 
+def set_process_name(name: str) -> None:
+    """``prctl(PR_SET_NAME)``: the name ``ps -o comm``, ``top`` and ``pgrep`` show (≤ 15 bytes)."""
+    _check(_libc.prctl(ctypes.c_int(15), name.encode()[:15], 0, 0, 0), "prctl(PR_SET_NAME)")
+
+
 def bind_netns_here(path: str) -> None:
     """Make ``path`` a handle of the calling thread's network namespace (like ``ip netns add``)."""
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)

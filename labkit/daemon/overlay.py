@@ -40,7 +40,7 @@ from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from labkit.core import firewall, names
 from labkit.core import overlay as rules
 from labkit.core.ipam import IPAM, parse_subnet
-from labkit.daemon import holder, lan, netlink, nodefiles
+from labkit.daemon import forkserver, lan, netlink, nodefiles
 from labkit.daemon.lan import HostState, Lan
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Endpoint, Network, NodeRecord
@@ -426,7 +426,7 @@ def _create(dh: DockerHost, hs: HostState, sb: Sandbox, name: str, net: OverlayN
         next_if=2,
     )
     rec.on = hs.name
-    undo.append(lambda: holder.reap(pid.result(timeout=30)))
+    undo.append(lambda: forkserver.reap(pid.result(timeout=30)))
     dh.start_dns(rec)
     undo.append(lambda: dh.stop_dns(rec))
     dh.nodes[name] = rec

@@ -1,26 +1,24 @@
-"""Packet probes: one scapy agent process per node, started on first use.
+"""Packet probes: one agent process per node, started on first use.
 
-The agents' zygote (:mod:`labkit.packets.zygote`, started at the daemon's boot) imports
-scapy once and forks each agent, which enters its node's namespaces and then reloads
-scapy's process-global route and interface caches. Agents die with the lab (its pid
-namespace); a removed container's agent is closed with it.
+The lab's pid 1 (:mod:`labkit.daemon.forkserver`) forks each agent, which enters its
+node's namespaces and serves :mod:`labkit.packets.agent`'s protocol on a socket this module
+keeps. Captures and pings need no scapy in the agent; it imports scapy only to craft a
+packet (``send``, ``sr1``). Agents die with the lab (its pid namespace); a removed
+container's agent is closed with it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import pickle
 import socket
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from labkit.daemon import forkserver
 from labkit.daemon.host import DockerHost
-from labkit.daemon.tools import EXEC_ENV
 from labkit.errors import InvalidArgument, NotFound
-from labkit.packets import zygote
 from labkit.packets.agentclient import AgentClient, AgentError, ForkedAgent
 from labkit.protocol import MAX_FRAME
 
@@ -64,66 +62,25 @@ class Probes:
         self._captures: dict[int, dict[str, tuple[str, AgentClient, int]]] = {}
         self._next = 1
         self.ready_ms: dict[str, float] = {}
-        self._zygote: subprocess.Popen[bytes] | None = None
-        self._zygote_sock: socket.socket | None = None
-        self._zygote_lock = threading.Lock()
-        self._zygote_ready = False
-        self.zygote_import_ms = 0.0
-        self.zygote_ready_ms = 0.0  # from its start to its ``ready``: Python, labkit, scapy
-        self._zygote_t0 = 0.0
-
-    def _start_zygote(self) -> None:
-        """Start the agents' fork server (or adopt the one the daemon started at boot); it
-        imports scapy while the lab goes on."""
-        early = zygote.take_early()
-        self._zygote, self._zygote_sock, self._zygote_t0 = early or zygote.spawn(EXEC_ENV)
-        self._zygote_ready = False
-
-    def _await_zygote(self) -> None:
-        """Wait (once) for the zygote's ``ready``: scapy is imported."""
-        assert self._zygote_sock is not None
-        if not self._zygote_ready:
-            msg = self._zygote_sock.recv(1024)
-            if not msg.startswith(b"ready"):
-                raise AgentError(f"the agent zygote did not start: {msg!r}")
-            self.zygote_import_ms = float(msg.split()[1])
-            self.zygote_ready_ms = (time.perf_counter() - self._zygote_t0) * 1000
-            self._zygote_ready = True
-
-    def prewarm(self) -> None:
-        """Start the zygote now, so the first capture does not wait for scapy's import."""
-        with self._zygote_lock:
-            if self._zygote is None:
-                self._start_zygote()
-
-    def wait_ready(self) -> float:
-        """Wait until the zygote has imported scapy; its import time in ms."""
-        with self._zygote_lock:
-            if self._zygote is None:
-                self._start_zygote()
-            self._await_zygote()
-        return self.zygote_import_ms
 
     def _fork_agent(self, node: str) -> AgentClient:
-        """An agent forked by the zygote (scapy already imported) inside ``node``."""
+        """An agent forked by the lab's pid 1 inside ``node``'s namespaces."""
         rec = self.host.node(node)
         paths = {}
         if rec.pid is not None:
             paths = {kind: f"/proc/{rec.pid}/ns/{kind}" for kind in ("net", "uts", "mnt")}
         elif rec.kind in ("overlay", "lb", "ingress"):  # swarm namespaces (no holder)
             paths = {"net": rec.netns.path}
-        with self._zygote_lock:
-            if self._zygote is None or self._zygote.poll() is not None:
-                self._start_zygote()
-            self._await_zygote()
-            t0 = time.perf_counter()
-            assert self._zygote_sock is not None
-            self._zygote_sock.send(pickle.dumps(paths))
-            msg, fds, _flags, _addr = socket.recv_fds(self._zygote_sock, 1024, 1)
-        if msg.startswith(b"E ") or not fds:
-            raise AgentError(f"the agent zygote could not start an agent in {node}: {msg!r}")
-        sock = socket.socket(fileno=fds[0])
-        agent = AgentClient(["zygote", node], proc=ForkedAgent(sock, int(msg)))
+        t0 = time.perf_counter()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            pid = forkserver.spawn_agent(paths, theirs)
+        except OSError as exc:
+            mine.close()
+            raise AgentError(f"pid 1 could not start an agent in {node}: {exc}") from None
+        finally:
+            theirs.close()
+        agent = AgentClient(["forked", node], proc=ForkedAgent(mine, pid))
         agent.ready_ms = (time.perf_counter() - t0) * 1000
         return agent
 

@@ -42,12 +42,8 @@ class Daemon:
         from labkit.daemon.probes import Probes
 
         host = DockerHost(LabConfig.from_wire(config))
-        # the agents' zygote imports scapy on the other core while the world is built (it
-        # is in the daemon's namespaces already; each agent re-reads them when it forks)
-        probes = Probes(host)
-        probes.prewarm()
         self.host = host
-        self.probes = probes
+        self.probes = Probes(host)
         return host.start()
 
     @rpc(serial=True)
@@ -180,18 +176,10 @@ class Daemon:
         return self.probes.capture_stop(handle)
 
     @rpc(serial=False)
-    def probes_ready(self) -> float:
-        """Wait until the agents' zygote has imported scapy; its import time in ms."""
-        return float(self.probes.wait_ready())
-
-    @rpc(serial=False)
     def probe_timings(self) -> dict[str, float]:
-        """Agent readiness per node (ms, with scapy already imported by the zygote), and
-        the zygote's own scapy import."""
-        out = dict(self.probes.ready_ms)
-        out["zygote_import"] = self.probes.zygote_import_ms
-        out["zygote_ready"] = self.probes.zygote_ready_ms
-        return out
+        """Agent readiness per node: ms from asking pid 1 for the fork to the agent's
+        ``ready``."""
+        return dict(self.probes.ready_ms)
 
     def close(self) -> None:
         for proc in self.procs:

@@ -152,7 +152,7 @@ def iptables_rules(table: str, prefix: list[str] | None = None) -> list[str]:
 
 def conntrack_entries() -> list[dict[str, Any]]:
     """The host's connection-tracking table, read over netlink (pyroute2's Conntrack)."""
-    from pyroute2 import Conntrack
+    from pyroute2.conntrack import Conntrack
 
     out = []
     ct = Conntrack()

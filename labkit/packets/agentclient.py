@@ -1,11 +1,10 @@
 """Daemon side of a probe agent: talk to it, multiplex calls to it, notice when it dies.
 
-This module never imports scapy: the daemon stays light and scapy's caches belong to the
-agents, each in its own namespace. In a lab, agents are forked by the agents' zygote
-(:mod:`labkit.packets.zygote`) inside a node's namespaces and handed over as a
-:class:`ForkedAgent`; :mod:`labkit.daemon.probes` does that::
+This module never imports scapy: the daemon stays light. In a lab, agents are forked by
+the lab's pid 1 (:mod:`labkit.daemon.forkserver`) inside a node's namespaces and handed
+over as a :class:`ForkedAgent`; :mod:`labkit.daemon.probes` does that::
 
-    agent = AgentClient(["zygote", node], proc=ForkedAgent(sock, pid))
+    agent = AgentClient(["forked", node], proc=ForkedAgent(sock, pid))
     sid = agent.call("sniff_start", iface="eth0")
     agent.call("send", spec=describe_result)
     frames = agent.call("sniff_stop", sid=sid)
@@ -48,7 +47,7 @@ class AgentClient:
     :param ready_timeout: seconds to wait for the agent's first reply (scapy import).
     :param call_timeout: default seconds a :meth:`call` waits (None: forever).
     :param env: environment of the agent (default: inherited).
-    :param proc: an agent already running (a :class:`ForkedAgent` from the zygote) instead
+    :param proc: an agent already running (a :class:`ForkedAgent` from the lab's pid 1) instead
         of spawning ``argv``.
     :raises AgentDied: the agent exited or did not become ready in time.
     """
@@ -248,7 +247,7 @@ class AgentClient:
 
 
 class ForkedAgent:
-    """A ``Popen``-like handle on an agent forked by :mod:`labkit.packets.zygote`: its
+    """A ``Popen``-like handle on an agent forked by the lab's pid 1: its
     protocol runs on a socket, and it is watched through a pidfd (it is not our child)."""
 
     def __init__(self, sock: Any, pid: int) -> None:

@@ -174,7 +174,7 @@ def _agent_pid_in(lab: Lab, node) -> str:  # type: ignore[no-untyped-def]
     """The pid (in the lab) of the probe agent that runs in ``node``'s network namespace."""
     target = node.exec_run("readlink /proc/self/ns/net").output.strip()
     script = (
-        "for p in $(pgrep -f labkit.packets.zygote); do "
+        "for p in $(pgrep -x labkit-agent); do "
         'echo "$p $(readlink /proc/$p/ns/net)"; done'
     )
     rows = lab.host.exec_run(["sh", "-c", script]).output.split()

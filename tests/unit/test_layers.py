@@ -24,7 +24,7 @@ ALLOWED = {
     "app": {"client", "daemon", "kernel", "packets", "protocol", "core"},
 }
 KERNEL = {"labkit.daemon.nsutil", "labkit.daemon.rtnl", "labkit.daemon.netlink"}
-SANDBOX_SIDE = {"labkit.packets.agent", "labkit.packets.agentclient", "labkit.packets.zygote"}
+SANDBOX_SIDE = {"labkit.packets.agent", "labkit.packets.agentclient"}
 CLIENT_TOP = {"labkit.sandbox", "labkit.widgets", "labkit.exercises"}
 
 
