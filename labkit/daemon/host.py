@@ -506,7 +506,6 @@ class DockerHost:
         from labkit.daemon import ports as ports_mod
 
         rec = self.container(name)
-        modes.check_rm(self, rec)
         attrs = self.attrs(rec)
         for pub in list(rec.ports):
             ports_mod.unpublish(pub)
@@ -529,9 +528,16 @@ class DockerHost:
                 ipam6 = self.networks[e.network].ipam6
                 if ipam6 is not None and e.ip6:
                     ipam6.release(e.ip6)
-        if modes.owns_netns(rec):
-            rec.netns.close()
+        heirs = modes.hand_over(self, rec) if modes.owns_netns(rec) else []
+        if heirs:
+            # the namespace lives on in the joiners' holders: unpin it (Docker deletes the
+            # sandbox's file too) and reach it through the keeper's holder from now on
             netlink.delete_netns_file(rec.netns.path)
+            rec.netns.path = f"/proc/{heirs[0].pid}/ns/net"
+        elif modes.owns_netns(rec):
+            rec.netns.close()
+            if rec.netns.path.startswith(netlink.NETNS_DIR):
+                netlink.delete_netns_file(rec.netns.path)
         if rec.files:
             shutil.rmtree(rec.files, ignore_errors=True)
         del self.nodes[name]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from labkit.core import names
 from labkit.daemon import forkserver, netlink, nodefiles
 from labkit.daemon.records import NodeRecord
-from labkit.errors import Conflict, InvalidArgument, NotFound
+from labkit.errors import InvalidArgument, NotFound
 
 if TYPE_CHECKING:
     from labkit.daemon.host import DockerHost
@@ -189,16 +189,21 @@ def sharers(host: DockerHost, rec: NodeRecord) -> list[str]:
     return [n.name for n in host.nodes.values() if n.shares == rec.name]
 
 
-def check_rm(host: DockerHost, rec: NodeRecord) -> None:
-    """A container whose namespace others joined cannot go first (labkit's rule: the
-    namespace is pinned under its name; Docker lets it go and leaves the joiners with the
-    namespace but without its interfaces)."""
-    others = sharers(host, rec)
-    if others:
-        raise Conflict(
-            f"container {rec.name} holds the network namespace of {', '.join(others)} "
-            f"(network='container:{rec.name}'); remove {', '.join(others)} first"
-        )
+def hand_over(host: DockerHost, rec: NodeRecord) -> list[NodeRecord]:
+    """``docker rm`` of a container whose namespace others joined: Docker lets it go. The
+    joiners keep running in the namespace (their processes hold it), but its interfaces go
+    with the removed container (libnetwork deletes the sandbox's endpoints): only ``lo`` is
+    left, and ``/etc/hosts`` stays as it was (checked against dockerd 20.10 in
+    ``tests/oracle``). In labkit's records the first joiner becomes the namespace's keeper
+    and the others now share it with that one; their ``network_mode`` still names the
+    removed container, as ``docker inspect`` does. Returns the joiners, keeper first."""
+    heirs = sorted((n for n in host.nodes.values() if n.shares == rec.name), key=lambda n: n.created)
+    if heirs:
+        keeper, *others = heirs
+        keeper.shares = None
+        for other in others:
+            other.shares = keeper.name
+    return heirs
 
 
 def owns_netns(rec: NodeRecord) -> bool:
@@ -209,7 +214,7 @@ def owns_netns(rec: NodeRecord) -> bool:
 
 def check_connect(rec: NodeRecord) -> None:
     """``docker network connect`` refuses containers in these modes, with Docker's words."""
-    if rec.shares is not None:
+    if rec.shares is not None or rec.network_mode.startswith("container:"):
         raise InvalidArgument(
             f"container sharing network namespace with another container or host cannot be "
             f"connected to any other network ({rec.name} runs with "

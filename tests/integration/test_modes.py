@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labkit import Conflict, InvalidArgument, Lab, NotFound
+from labkit import InvalidArgument, Lab, NotFound
 
 pytestmark = pytest.mark.lab
 
@@ -66,8 +66,6 @@ def test_container_mode_shares_the_namespace_and_the_files(mlab: Lab) -> None:
         # the namespace is listed once, under its owner
         snap = mlab.snapshot()
         assert "s1" not in snap.data["nodes"] and snap.data["shared"]["s1"]["shares"] == "c1"
-        with pytest.raises(Conflict, match="remove s1 first"):
-            mlab.rm("c1")
         with pytest.raises(InvalidArgument, match="cannot be connected"):
             mlab.networks.create("side").connect("s1")
     finally:
@@ -76,6 +74,38 @@ def test_container_mode_shares_the_namespace_and_the_files(mlab: Lab) -> None:
         mlab.networks.get("side").remove()
     # the joiner going did not take c1's namespace with it; and c1 is really gone now
     assert "c1" not in mlab.containers
+
+
+def test_removing_the_owner_leaves_the_joiners_with_lo_only(mlab: Lab) -> None:
+    """As dockerd does (tests/oracle: test_rm_of_a_container_others_joined): the owner goes,
+    its interfaces with it; the joiners keep one stack, with only lo, and their files."""
+    c1 = mlab.run("c1")
+    s1 = mlab.run("s1", network="container:c1")
+    s2 = mlab.run("s2", network="container:c1")
+    ip, hosts = c1.ip, s1.exec_run("cat /etc/hosts").output
+    assert ip in hosts and links_of(s1) == ["eth0", "lo"]
+    try:
+        serve(s1, 7002)
+        mlab.rm("c1")
+        assert "c1" not in mlab.containers
+        assert links_of(s1) == links_of(s2) == ["lo"]
+        assert s1.exec_run("cat /etc/hosts").output == hosts  # unchanged, c1's line included
+        assert ask(s2, "127.0.0.1", 7002).startswith("you are 127.0.0.1:")  # still one stack
+        assert s1.attrs["network_mode"] == s2.attrs["network_mode"] == "container:c1"
+        assert "c1" not in mlab.host.exec_run("ls /run/netns").output.split()
+        snap = mlab.snapshot()
+        assert [link["ifname"] for link in snap.data["nodes"]["s1"]["links"]] == ["lo"]
+        assert snap.data["shared"]["s2"]["shares"] == "s1"
+        with pytest.raises(InvalidArgument, match="cannot be connected"):
+            mlab.networks.create("side2").connect("s1")
+        assert mlab.run("c3").ip == ip  # c1's address is free again
+    finally:
+        for name in ("c3", "s2", "s1"):
+            if name in mlab.containers:
+                mlab.rm(name)
+        if "side2" in [n.name for n in mlab.networks.list()]:
+            mlab.networks.get("side2").remove()
+    assert mlab.host.exec_run("ls /run/netns").output.split() == ["outside"]
 
 
 def test_host_mode_is_the_hosts_stack(mlab: Lab) -> None:

@@ -82,11 +82,12 @@ class Pair:
         return self.lab.containers.get(name).networks[network]["ip"]
 
     def hostnames(self, side: str) -> dict[str, str]:
-        """hostname (short id) -> container name, to normalise /etc/hosts."""
+        """short id (a container's hostname, unless it joined another's namespace) ->
+        container name, to normalise /etc/hosts."""
         if side == "docker":
             out = self.eng.docker("ps", "-a", "--format", "{{.ID}} {{.Names}}").stdout
             return dict(line.split() for line in out.splitlines())
-        return {c.hostname: c.name for c in self.lab.containers.list()}
+        return {c.attrs["short_id"]: c.name for c in self.lab.containers.list()}
 
     def file(self, side: str, name: str, path: str) -> str:
         text = (self.d if side == "docker" else self.l).file(name, path)
@@ -424,3 +425,28 @@ def test_dns_upstream_leaves_from_the_container(pair: Pair) -> None:
     assert sources == {u.ip}
     assert ipaddress.ip_address(u.ip) in ipaddress.ip_network("172.18.0.0/16")
     assert re.match(r"\d+\.\d+\.\d+\.\d+", u.ip)
+
+
+def test_rm_of_a_container_others_joined(pair: Pair) -> None:
+    """``docker rm -f`` of a container whose namespace another joined: both engines remove
+    it; the joiner keeps running in the namespace, with only ``lo`` left and its
+    ``/etc/hosts`` unchanged (labkit: ``modes.hand_over``)."""
+    pair.run("c1")
+    pair.run("c2", network="container:c1")
+    hosts = {side: pair.file(side, "c2", "/etc/hosts") for side in ("docker", "lab")}
+    assert hosts["docker"] == hosts["lab"]
+    assert hosts["docker"].splitlines()[-1] == "172.17.0.2\t<c1>"  # c1's hostname, shared
+    raw = [s.file("c2", "/etc/hosts") for s in pair.sides]
+    for s in pair.sides:
+        assert sorted(ln["ifname"] for ln in s.ip("c2", "link")) == ["eth0", "lo"], s.name
+    pair.rm("c1")
+    names = pair.eng.docker("ps", "--format", "{{.Names}}").stdout.split()
+    assert names == ["c2"] and [c.name for c in pair.lab.containers.list()] == ["c2"]
+    for s in pair.sides:
+        assert [ln["ifname"] for ln in s.ip("c2", "link")] == ["lo"], s.name
+        assert [a["ifname"] for a in s.ip("c2", "-4", "addr")] == ["lo"], s.name
+    # each side's file unchanged: c1's line stays, under c1's hostname (c2's too)
+    for s, before in zip(pair.sides, raw, strict=True):
+        assert s.file("c2", "/etc/hosts") == before, s.name
+    assert pair.eng.docker("exec", "c2", "hostname").stdout.strip() in raw[0]
+    assert pair.lab.containers.get("c2").exec_run("hostname").output.strip() in raw[1]
