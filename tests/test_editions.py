@@ -9,6 +9,7 @@ Nothing here starts a lab: it reads the notebooks as stored.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -206,3 +207,77 @@ def test_run_index_and_site_cover_both_editions(tmp_path: Path) -> None:
     assert '<html lang="ja">' in ja_index
     page = (tmp_path / "ja" / EN_NAMES[1].replace(".ipynb", ".html")).read_text()
     assert "静的なコピー" in page and "Docker ホスト" in page
+
+
+# --- the instructors' guide: notebooks/WORKSHOP.md and its Japanese edition ---------------
+
+GUIDE_EN = EN / "WORKSHOP.md"
+GUIDE_JA = JA / "WORKSHOP.md"
+FENCE = re.compile(r"^```[^\n]*\n.*?^```[ \t]*$", re.M | re.S)
+NUMBERED_HEADING = re.compile(r"^(#{1,6})\s+(\d+(?:\.\d+)*\.?)\s", re.M)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def fenced_blocks(text: str) -> list[str]:
+    """The guide's fenced code blocks, fences included, in order."""
+    return FENCE.findall(text)
+
+
+def prose_of(text: str) -> str:
+    """The guide without its fenced code blocks."""
+    return FENCE.sub("", text)
+
+
+def heading_numbers(text: str) -> list[tuple[str, str]]:
+    """(level, number) of each numbered heading outside code: ("##", "1."), ("###", "3.1")."""
+    return NUMBERED_HEADING.findall(prose_of(text))
+
+
+def relative_links(text: str) -> list[str]:
+    """The targets of the prose's markdown links that are not URLs or in-page anchors."""
+    return [
+        t
+        for t in LINK.findall(prose_of(text))
+        if not re.match(r"^[a-z][a-z0-9+.-]*:", t) and not t.startswith("#")
+    ]
+
+
+def test_workshop_guide_has_the_english_code_blocks() -> None:
+    en, ja = fenced_blocks(GUIDE_EN.read_text()), fenced_blocks(GUIDE_JA.read_text())
+    assert en, "no code blocks found in the English guide"
+    assert len(ja) == len(en), f"the Japanese guide has {len(ja)} code blocks, English {len(en)}"
+    for i, (j, e) in enumerate(zip(ja, en, strict=True)):
+        assert j == e, f"code block {i + 1} differs from the English one:\n{j}\n---\n{e}"
+
+
+def test_workshop_guide_has_the_english_section_numbers() -> None:
+    en, ja = heading_numbers(GUIDE_EN.read_text()), heading_numbers(GUIDE_JA.read_text())
+    assert len(en) >= 7, f"too few numbered sections found in the English guide: {en}"
+    assert ja == en, f"section numbers differ:\nja {ja}\nen {en}"
+
+
+def test_workshop_guide_prose_is_japanese() -> None:
+    """Every paragraph, list item and table row outside code is Japanese (kana or kanji)."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", prose_of(GUIDE_JA.read_text()))]
+    rows = [
+        line
+        for p in paragraphs
+        for line in (p.splitlines() if p.startswith(("|", "* ", "1. ")) else [p])
+        if line.strip() and not re.fullmatch(r"[|\-: ]+", line)
+    ]
+    assert len(rows) > 50, f"too little prose in the Japanese guide: {len(rows)} blocks"
+    english = [r for r in rows if re.search(r"[A-Za-z]{3}", r) and not editions.is_japanese(r)]
+    assert not english, "untranslated in notebooks/ja/WORKSHOP.md:\n" + "\n".join(english)
+
+
+def test_workshop_guide_links_point_to_files_and_to_the_japanese_notebooks() -> None:
+    links = relative_links(GUIDE_JA.read_text())
+    assert len(links) >= 10, f"too few relative links found: {links}"
+    for target in links:
+        path = (JA / target.split("#", 1)[0]).resolve()
+        assert path.exists(), f"notebooks/ja/WORKSHOP.md links to a missing file: {target}"
+        if path.suffix == ".ipynb" or path.name == "README.md":  # a notebook, or the index
+            assert path.parent == JA.resolve(), f"{target}: link the Japanese edition's own"
+    assert "../WORKSHOP.md" in links, "no link back to the English guide"
+    assert "ja/WORKSHOP.md" in GUIDE_EN.read_text().split("\n## ", 1)[0]
+    assert "](WORKSHOP.md)" in (JA / "README.md").read_text()
