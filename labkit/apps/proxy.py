@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import socket
 import threading
+from typing import Any
 
 
 def _pipe(src: socket.socket, dst: socket.socket) -> None:
@@ -33,10 +34,24 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
                 pass
 
 
-def serve_tcp(host_ip: str, host_port: int, cip: str, cport: int) -> None:
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def family(ip: str) -> socket.AddressFamily:
+    """AF_INET6 for an IPv6 address, else AF_INET."""
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+
+
+def listener(host_ip: str, host_port: int, kind: socket.SocketKind) -> socket.socket:
+    """A socket bound to the host's port; on ``::`` IPv6 only (the IPv4 side has a proxy of
+    its own on ``0.0.0.0``, as with docker-proxy)."""
+    lsock = socket.socket(family(host_ip), kind)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if lsock.family == socket.AF_INET6:
+        lsock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     lsock.bind((host_ip, host_port))
+    return lsock
+
+
+def serve_tcp(host_ip: str, host_port: int, cip: str, cport: int) -> None:
+    lsock = listener(host_ip, host_port, socket.SOCK_STREAM)
     lsock.listen(64)
     print("ready", flush=True)
     while True:
@@ -52,12 +67,11 @@ def serve_tcp(host_ip: str, host_port: int, cip: str, cport: int) -> None:
 
 
 def serve_udp(host_ip: str, host_port: int, cip: str, cport: int) -> None:
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    lsock.bind((host_ip, host_port))
+    lsock = listener(host_ip, host_port, socket.SOCK_DGRAM)
     print("ready", flush=True)
-    peers: dict[tuple[str, int], socket.socket] = {}
+    peers: dict[tuple[Any, ...], socket.socket] = {}
 
-    def back(client: tuple[str, int], up: socket.socket) -> None:
+    def back(client: tuple[Any, ...], up: socket.socket) -> None:
         while True:
             try:
                 data = up.recv(65536)
@@ -69,7 +83,7 @@ def serve_udp(host_ip: str, host_port: int, cip: str, cport: int) -> None:
         data, client = lsock.recvfrom(65536)
         up = peers.get(client)
         if up is None:
-            up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            up = socket.socket(family(cip), socket.SOCK_DGRAM)
             up.connect((cip, cport))
             peers[client] = up
             threading.Thread(target=back, args=(client, up), daemon=True).start()

@@ -13,9 +13,34 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+from typing import Any
 
 
-def handle(conn: socket.socket, addr: tuple[str, int]) -> None:
+def show(addr: tuple[Any, ...]) -> str:
+    """``IP:PORT``; ``[IPv6]:PORT`` for IPv6, and an IPv4 client of the dual-stack socket
+    (``::ffff:172.17.0.1``) as plain IPv4."""
+    ip, port = str(addr[0]), int(addr[1])
+    if ip.startswith("::ffff:") and "." in ip:
+        ip = ip[7:]
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def listen(port: int) -> socket.socket:
+    """One socket for IPv4 and IPv6 clients (``::``, dual stack); ``0.0.0.0`` where the node
+    has no IPv6 at all."""
+    try:
+        srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("::", port))
+    except OSError:
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("0.0.0.0", port))
+    return srv
+
+
+def handle(conn: socket.socket, addr: tuple[Any, ...]) -> None:
     with conn:
         conn.settimeout(2)
         try:
@@ -23,7 +48,7 @@ def handle(conn: socket.socket, addr: tuple[str, int]) -> None:
         except OSError:
             first = b""
         me = conn.getsockname()
-        line = f"you are {addr[0]}:{addr[1]}, I am {me[0]}:{me[1]} ({socket.gethostname()})\n"
+        line = f"you are {show(addr)}, I am {show(me)} ({socket.gethostname()})\n"
         if first.startswith((b"GET ", b"HEAD ", b"POST ")):
             body = line.encode()
             conn.sendall(
@@ -52,9 +77,7 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "ask":
         raise SystemExit(ask(sys.argv[2], int(sys.argv[3])))
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 80
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("0.0.0.0", port))
+    srv = listen(port)
     srv.listen(64)
     while True:
         conn, addr = srv.accept()

@@ -202,8 +202,20 @@ def bridge_inserts(bridge: BridgeRules) -> list[Command]:
     return cmds
 
 
+def host_mask(ip: str) -> str:
+    """``ip/32``, or ``ip/128`` for an IPv6 address (as iptables-save and ip6tables-save
+    print a single address)."""
+    return f"{ip}/128" if ":" in ip else f"{ip}/32"
+
+
+def endpoint(ip: str, port: int) -> str:
+    """``ip:port``, with an IPv6 address in brackets (``[fd00::2]:80``, as DNAT takes it)."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def port_appends(port: PublishedPort) -> list[Command]:
-    """The rules of ``-p HOST:CONTAINER/PROTO`` (Docker 27, userland proxy on)."""
+    """The rules of ``-p HOST:CONTAINER/PROTO`` (Docker 27, userland proxy on); for an
+    IPv6 ``container_ip``, the same rules as ip6tables takes them (dockerd writes both)."""
     p, ip = port.proto, port.container_ip
     return [
         (
@@ -212,9 +224,9 @@ def port_appends(port: PublishedPort) -> list[Command]:
                 "-A",
                 "POSTROUTING",
                 "-s",
-                f"{ip}/32",
+                host_mask(ip),
                 "-d",
-                f"{ip}/32",
+                host_mask(ip),
                 "-p",
                 p,
                 "-m",
@@ -242,7 +254,7 @@ def port_appends(port: PublishedPort) -> list[Command]:
                 "-j",
                 "DNAT",
                 "--to-destination",
-                f"{ip}:{port.container_port}",
+                endpoint(ip, port.container_port),
             ],
         ),
         (
@@ -251,7 +263,7 @@ def port_appends(port: PublishedPort) -> list[Command]:
                 "-A",
                 "DOCKER",
                 "-d",
-                f"{ip}/32",
+                host_mask(ip),
                 "!",
                 "-i",
                 port.bridge,

@@ -197,7 +197,8 @@ def hand_over(host: DockerHost, rec: NodeRecord) -> list[NodeRecord]:
     ``tests/oracle``). In labkit's records the first joiner becomes the namespace's keeper
     and the others now share it with that one; their ``network_mode`` still names the
     removed container, as ``docker inspect`` does. Returns the joiners, keeper first."""
-    heirs = sorted((n for n in host.nodes.values() if n.shares == rec.name), key=lambda n: n.created)
+    joiners = (n for n in host.nodes.values() if n.shares == rec.name)
+    heirs = sorted(joiners, key=lambda n: n.created)
     if heirs:
         keeper, *others = heirs
         keeper.shares = None

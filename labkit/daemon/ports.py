@@ -48,8 +48,11 @@ def check(host: DockerHost, specs: list[PortSpec]) -> list[PortSpec]:
 
 
 def publish(host: DockerHost, rec: NodeRecord, spec: PortSpec, undo: list[Any]) -> Published:
-    """Add the rules and start the proxy for one published port of a new container."""
-    from labkit.daemon.tools import EXEC_ENV, apply_rules
+    """Add the rules and start the proxy for one published port of a new container; on an
+    IPv6 network, ip6tables rules and a second proxy on ``::`` too, as dockerd does (two
+    ``docker-proxy`` processes: ``-host-ip 0.0.0.0`` and ``-host-ip ::``, measured on
+    dockerd 20.10 with ``ip6tables``)."""
+    from labkit.daemon.tools import apply_rules
 
     assert spec.host_port is not None and rec.primary is not None
     net = host.networks[rec.primary.network]
@@ -61,12 +64,35 @@ def publish(host: DockerHost, rec: NodeRecord, spec: PortSpec, undo: list[Any]) 
     apply_rules(rules)
     pub = Published(spec.container_port, spec.proto, spec.host_port, rules)
     undo.append(lambda: apply_rules(firewall.deletions(rules)))
+    pub.proxy = _start_proxy(spec, "0.0.0.0", rec.primary.ip, undo)
+    ip6 = rec.primary.ip6
+    if ip6 and net.ipam6 is not None:
+        from labkit.daemon.ipv6 import apply6
+
+        pub.rules6 = firewall.port_appends(
+            firewall.PublishedPort(net.bridge, ip6, spec.container_port, spec.host_port, spec.proto)
+        )
+        apply6(pub.rules6)
+        undo.append(lambda: apply6(firewall.deletions(pub.rules6)))
+        pub.proxy6 = _start_proxy(spec, "::", ip6, undo)
+    rec.ports.append(pub)
+    return pub
+
+
+def _start_proxy(
+    spec: PortSpec, host_ip: str, container_ip: str, undo: list[Any]
+) -> subprocess.Popen[bytes]:
+    """``docker-proxy -proto P -host-ip H -host-port N -container-ip C -container-port M``,
+    once it listens."""
+    from labkit.daemon.tools import EXEC_ENV
+
+    assert spec.host_port is not None
     argv = [
         sys.executable, "-m", "labkit.apps.proxy",
         "-proto", spec.proto,
-        "-host-ip", "0.0.0.0",
+        "-host-ip", host_ip,
         "-host-port", str(spec.host_port),
-        "-container-ip", rec.primary.ip,
+        "-container-ip", container_ip,
         "-container-port", str(spec.container_port),
     ]  # fmt: skip
     proc = subprocess.Popen(
@@ -80,10 +106,8 @@ def publish(host: DockerHost, rec: NodeRecord, spec: PortSpec, undo: list[Any]) 
         proc.wait()
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         raise KernelError(f"the userland proxy for port {spec.host_port} did not start: {err}")
-    pub.proxy = proc
     undo.append(lambda: _stop(proc))
-    rec.ports.append(pub)
-    return pub
+    return proc
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -101,5 +125,10 @@ def unpublish(pub: Published) -> None:
     from labkit.daemon.tools import apply_rules
 
     apply_rules(firewall.deletions(pub.rules))
-    if pub.proxy is not None:
-        _stop(pub.proxy)
+    if pub.rules6:
+        from labkit.daemon.ipv6 import apply6
+
+        apply6(firewall.deletions(pub.rules6))
+    for proc in (pub.proxy, pub.proxy6):
+        if proc is not None:
+            _stop(proc)

@@ -38,6 +38,9 @@ class Published:
     host_port: int
     rules: list[firewall.Command]
     proxy: subprocess.Popen[bytes] | None = None
+    #: the same for IPv6 (ip6tables rules and a proxy on ``::``), on an IPv6 network
+    rules6: list[firewall.Command] = field(default_factory=list)
+    proxy6: subprocess.Popen[bytes] | None = None
 
 
 @dataclass

@@ -142,3 +142,37 @@ def test_bad_ipv6_input_is_refused_and_the_lab_stays(
     c9 = lab6.run("c9")
     assert ping6(c9, lab6.outside.ip6)
     lab6.rm(c9)
+
+
+WHOAMI = ["python3", "-m", "labkit.apps.whoami"]
+
+
+def test_published_ports_over_ipv6_keep_the_clients_address(lab6: Lab) -> None:
+    """``-p 8080:80`` on a dual-stack network: ip6tables DNAT to ``[ULA]:80``, a second proxy
+    on ``::`` (as dockerd with ip6tables); from outside the client's own IPv6 address
+    arrives, from the host itself the proxy's."""
+    web = lab6.run("web6", ports={"80/tcp": 8080})
+    try:
+        web.exec_run([*WHOAMI, "80"], detach=True)
+        nat6 = lab6.host.exec_run("ip6tables -t nat -S DOCKER").output
+        assert f"--to-destination [{web.ip6}]:80" in nat6
+        accept = f"-A DOCKER -d {web.ip6}/128 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80"
+        assert f"{accept} -j ACCEPT" in lab6.host.exec_run("ip6tables -S DOCKER").output
+        proxies = lab6.host.exec_run("ps -e -o args=").output
+        assert f"-host-ip :: -host-port 8080 -container-ip {web.ip6} -container-port 80" in proxies
+        ask = [*WHOAMI, "ask", lab6.host.ip6, "8080"]
+        for _ in range(50):
+            out = lab6.outside.exec_run(ask, timeout=10).output.strip()
+            if out.startswith("you are"):
+                break
+        # DNAT: the client's own address (the outside's, on the LAN: the router's)
+        assert out.startswith(f"you are [{v6.ROUTER6}]:"), out
+        assert f"I am [{web.ip6}]:80" in out
+        via_proxy = lab6.host.exec_run([*WHOAMI, "ask", "::1", "8080"], timeout=10).output
+        assert via_proxy.startswith("you are [") and f"I am [{web.ip6}]:80" in via_proxy
+        v4 = lab6.outside.exec_run([*WHOAMI, "ask", lab6.host.ip, "8080"], timeout=10).output
+        assert v4.startswith("you are 198.51.100.1:"), v4  # IPv4 as before, not ::ffff:-mapped
+    finally:
+        lab6.rm("web6")
+    assert web.ip6 not in lab6.host.exec_run("ip6tables-save").output
+    assert "-host-port 8080" not in lab6.host.exec_run("ps -e -o args=").output

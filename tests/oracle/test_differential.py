@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from readers import ENV, DockerSide, LabSide, addrs, iptables_rules, links, routes
+from readers import ENV, DockerSide, LabSide, addrs, iptables_rules, links, routes, run_in
 from support.dockerd import DockerEngine
 
 from labkit import Lab
@@ -450,3 +450,43 @@ def test_rm_of_a_container_others_joined(pair: Pair) -> None:
         assert s.file("c2", "/etc/hosts") == before, s.name
     assert pair.eng.docker("exec", "c2", "hostname").stdout.strip() in raw[0]
     assert pair.lab.containers.get("c2").exec_run("hostname").output.strip() in raw[1]
+
+
+def test_published_port_over_ipv6(engine_factory: Callable[..., DockerEngine]) -> None:
+    """``-p 8080:80`` with ``"ipv6": true`` and ``ip6tables`` (experimental in 20.10, the
+    default in 27): the same port rules in ip6tables as in iptables, for the container's
+    IPv6 address, and the proxy on ``::`` forwards to that address."""
+    eng = engine_factory(daemon_config={
+        "ipv6": True, "fixed-cidr-v6": "fd00:db8:1::/64", "experimental": True, "ip6tables": True,
+    })
+    with Lab(profile="modern", seed=9, ipv6=True) as lab:
+        eng.docker("run", "-d", "--name", "p6", "-p", "8080:80", "busybox", "sleep", "1d")
+        lab.run("p6", ports={"80/tcp": 8080})
+        d_ip6 = eng.docker(
+            "inspect", "-f", "{{.NetworkSettings.GlobalIPv6Address}}", "p6"
+        ).stdout.strip()
+        l_ip6 = lab.containers.get("p6").ip6
+        assert d_ip6 and l_ip6
+
+        def port_rules(save: str, ip6: str) -> list[str]:
+            return sorted(ln.replace(ip6, "<p6>") for ln in save.splitlines()
+                          if ip6 in ln or "--dport 8080" in ln)
+
+        d_rules = port_rules(eng.sandbox("ip6tables-save").stdout, d_ip6)
+        l_rules = port_rules(run_in(LabSide(lab).pid("host"), "ip6tables-save").stdout, l_ip6)
+        assert len(d_rules) == 3 and d_rules == l_rules  # DNAT, ACCEPT, hairpin MASQUERADE
+        dnat = "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT"
+        assert f"{dnat} --to-destination [<p6>]:80" in l_rules
+
+        d_ps = eng.sandbox("ps", "-eo", "args").stdout.splitlines()
+        d_proxy = [ln.split()[1:] for ln in d_ps if ln.startswith("/usr/sbin/docker-proxy")]
+        l_proxy = []
+        for pid in _pids_in(lab.sandbox_pid):
+            argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+            if "labkit.apps.proxy" in argv:
+                l_proxy.append(argv[argv.index("labkit.apps.proxy") + 1:-1])
+        six = [["<p6>" if a in (d_ip6, l_ip6) else a for a in argv] for argv in (d_proxy + l_proxy)]
+        d_six, l_six = six[:len(d_proxy)], six[len(d_proxy):]
+        assert sorted(d_six) == sorted(l_six)
+        assert ["-proto", "tcp", "-host-ip", "::", "-host-port", "8080",
+                "-container-ip", "<p6>", "-container-port", "80"] in l_six
