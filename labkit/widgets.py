@@ -21,19 +21,20 @@ The panel has four sections:
 * **conntrack**: the host's connection-tracking table after each send.
 
 Every button calls a plain method (:meth:`Panel.run_container`, :meth:`Panel.send`, ...)
-that a script or a test may call directly. Errors from labkit (an invalid name, a name in
+that a script or a test may call directly; the trip itself (points, send, verdict) is
+:mod:`labkit.client.trip`, with no widget in it. Errors from labkit (an invalid name, a name in
 use, a closed lab) are shown in the panel's message line in red, never raised into the
 notebook. Everything runs synchronously: no threads.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from labkit.client import trip
+from labkit.client.trip import GATEWAY, OUTSIDE, UDP_PORT, SendResult
 from labkit.core.firewall import masquerade_rule
 from labkit.errors import LabkitError
 from labkit.i18n import tr, tr_message
@@ -45,18 +46,6 @@ if TYPE_CHECKING:
     from labkit.client.models import Container
 
 __all__ = ["OUTSIDE", "GATEWAY", "Panel", "SendResult", "panel"]
-
-OUTSIDE = "outside"
-"""Target value for the outside world's server (``lab.outside.ip``)."""
-GATEWAY = "gateway"
-"""Target value for the source container's gateway: its bridge's own address (docker0's,
-``lab.gateway``, on the default network)."""
-
-#: The UDP port the panel sends to. Nothing listens there: the answer is the target
-#: kernel's ICMP "port unreachable", which proves the datagram arrived.
-UDP_PORT = 9999
-#: Seconds to wait for an answer; short, so a broken path fails fast in the notebook.
-TIMEOUT = 1.0
 
 _WRAP = "font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 13px;"
 _H = "font-size: 14px; font-weight: 700; margin: 10px 0 2px 0;"
@@ -74,28 +63,6 @@ def _heading(title: str, hint: str = "") -> W.HTML:
 
 def _muted(text: str) -> str:
     return f'<div style="{_WRAP}{_HINT}">{escape(tr_message(text))}</div>'
-
-
-@dataclass
-class SendResult:
-    """What :meth:`Panel.send` did: the path, the verdict and the capture it took."""
-
-    source: str
-    target: str
-    """The target as given: a container name, :data:`OUTSIDE` or :data:`GATEWAY`."""
-    dst: str
-    """The destination IP address the packet was sent to."""
-    proto: str
-    """``"ping"`` or ``"udp"``."""
-    answered: bool
-    """An answer came back (echo reply; for UDP any reply, e.g. ICMP port unreachable)."""
-    detail: str
-    """One line saying what came back, or that nothing did."""
-    capture: Any
-    """The ``lab.capture(...)`` taken while sending (a :class:`labkit.packets.Capture`)."""
-
-    def __bool__(self) -> bool:
-        return self.answered
 
 
 class Panel:
@@ -249,123 +216,28 @@ class Panel:
 
     # ------------------------------------------------------------------ traffic
     def _default_bridge(self) -> str:
-        """The default network's bridge (``docker0``), as the lab names it."""
-        try:
-            return self.lab.networks.get("bridge").bridge
-        except LabkitError:
-            return "docker0"
-
-    def _endpoint(self, c: Container, network: str | None = None) -> tuple[str, dict[str, Any]]:
-        """``c``'s endpoint on ``network`` (default: its first network): (network, endpoint)."""
-        nets = c.networks
-        if network is not None and network in nets:
-            return network, nets[network]
-        name = next(iter(nets))
-        return name, nets[name]
-
-    def _gateway_of(self, src: str | None) -> tuple[str, str]:
-        """(bridge, gateway address) of container ``src``'s first network, or docker0's."""
-        if src:
-            try:
-                net, ep = self._endpoint(self.lab.containers.get(src))
-                return self.lab.networks.get(net).bridge, str(ep["gateway"])
-            except (LabkitError, KeyError, StopIteration):
-                pass
-        return self._default_bridge(), self.lab.gateway
-
-    def _target_ip(self, target: str, src: str | None = None) -> str:
-        if target == OUTSIDE:
-            return self.lab.outside.ip
-        if target == GATEWAY:
-            return self._gateway_of(src)[1]
-        other = self.lab.containers.get(target)
-        if src:
-            net, _ = self._endpoint(self.lab.containers.get(src))
-            if net in other.networks:
-                return str(other.networks[net]["ip"])
-        return other.ip
+        return trip.default_bridge(self.lab)
 
     def capture_points(self, src: str, target: str) -> list[str]:
-        """The capture points on the way from container ``src`` to ``target``.
-
-        Always the source's interface on its first network (``eth0``), its host-side veth
-        and that network's bridge (``docker0`` on the default network); then the host's
-        uplink and the outside's ``eth0`` for :data:`OUTSIDE`, or the target's veth and
-        interface for a container (on the same network when they share one, else on the
-        target's first network, behind its own bridge). The gateway ends at the bridge.
-        """
-        source = self.lab.containers.get(src)
-        net, ep = self._endpoint(source)
-        bridge = self.lab.networks.get(net).bridge
-        points = [f"{src}:{ep['ifname']}", f"host:{ep['veth']}", f"host:{bridge}"]
-        if target == OUTSIDE:
-            points += [f"host:{self._uplink()}", "outside:eth0"]
-        elif target != GATEWAY:
-            other = self.lab.containers.get(target)
-            tnet, tep = self._endpoint(other, net)
-            if tnet != net:
-                points.append(f"host:{self.lab.networks.get(tnet).bridge}")
-            points += [f"host:{tep['veth']}", f"{target}:{tep['ifname']}"]
-        return points
-
-    def _uplink(self) -> str:
-        from labkit.views.diagram import find_uplink
-
-        host = self.lab.snapshot().data["nodes"]["host"]
-        return find_uplink(host) or "eth0"
+        """The capture points on the way from ``src`` to ``target``
+        (:func:`labkit.client.trip.capture_points`)."""
+        return trip.capture_points(self.lab, src, target)
 
     def send(self, src: str, target: str, proto: str = "ping") -> SendResult | None:
         """Send from container ``src`` to ``target`` while capturing, then show it all.
 
         ``target`` is another container's name, :data:`OUTSIDE` or :data:`GATEWAY`;
         ``proto`` is ``"ping"`` (one ICMP echo) or ``"udp"`` (a datagram to port 9999,
-        answered by the target kernel's ICMP port unreachable). Shows ✔/✘, the capture's
-        tables, the diagram with the packet's path and the host's conntrack table.
-        Returns the :class:`SendResult`, or None when labkit refused (shown in red).
+        answered by the target kernel's ICMP port unreachable); :func:`labkit.client.trip.send`
+        does it. Shows ✔/✘, the capture's tables, the diagram with the packet's path and the
+        host's conntrack table. Returns the :class:`SendResult`, or None when labkit refused
+        (shown in red).
         """
-        proto = str(proto).lower()
-        if proto not in ("ping", "udp"):
-            self._say(f"protocol must be 'ping' or 'udp', not {proto!r}", error=True)
-            return None
-        if not src:
-            self._say("no source container: start one first", error=True)
-            return None
-        if target == src:
-            self._say(f"pick a target other than the source {src!r}", error=True)
-            return None
         try:
-            source = self.lab.containers.get(src)
-            dst = self._target_ip(target, src)
-            points = self.capture_points(src, target)
-            with self.lab.capture(*points) as cap:
-                if proto == "ping":
-                    answer = source.ping(dst, count=1, timeout=TIMEOUT)
-                    answered = bool(answer)
-                    rtt = answer.replies[0].get("rtt_ms") if answer.replies else None
-                    detail = (
-                        f"echo reply from {answer.replies[0].get('reply_from')} in {rtt:.2f} ms"
-                        if answered and rtt is not None
-                        else f"no echo reply within {TIMEOUT:g} s"
-                    )
-                else:
-                    from scapy.layers.inet import IP, UDP
-
-                    # a fresh source port each time: an old conntrack entry (NATed before
-                    # the rule went) must not carry this datagram
-                    sport = random.randint(20000, 60999)
-                    pkt = IP(dst=dst) / UDP(sport=sport, dport=UDP_PORT) / b"hello from labkit"
-                    reply = source.sr1(pkt, timeout=TIMEOUT)
-                    answered = reply is not None
-                    if reply is None:
-                        detail = f"no answer within {TIMEOUT:g} s"
-                    else:
-                        detail = f"answer: {reply.summary()}"
-                        if "port-unreachable" in detail:
-                            detail += f" (nobody listens on {UDP_PORT}: the datagram arrived)"
+            result = trip.send(self.lab, src, target, proto)
         except LabkitError as exc:
             self._say(str(exc), error=True)
             return None
-        result = SendResult(src, target, dst, proto, answered, detail, cap)
         self.last_send = result
         self._show_send(result)
         return result
@@ -392,12 +264,8 @@ class Panel:
         self._say(f"sent {what} {r.source} → {r.dst}; captured at {len(r.capture)} points")
 
     def _target_label(self, target: str, src: str | None = None) -> str:
-        if target == OUTSIDE:
-            return tr_message(f"outside ({self.lab.outside.ip})")
-        if target == GATEWAY:
-            bridge, ip = self._gateway_of(src or self.src_dropdown.value)
-            return tr_message(f"{bridge} gateway ({ip})")
-        return target
+        label = trip.target_label(self.lab, target, src or self.src_dropdown.value)
+        return label if label == target else tr_message(label)
 
     def _on_send(self) -> None:
         self.send_button.disabled = True

@@ -338,3 +338,23 @@ def test_the_panel_speaks_japanese_in_the_japanese_edition(lab: Lab) -> None:
         r = jp.send("c7", OUTSIDE)
         assert r is not None and r.answered
         assert "応答あり" in jp.result_html.value and "地点でキャプチャ" in jp.message.value
+
+
+def test_a_trip_without_widgets(lab: Lab) -> None:
+    """labkit.client.trip is the panel's send without ipywidgets: points, verdict, capture."""
+    from labkit import InvalidArgument, NotFound
+    from labkit.client import trip
+
+    c1, c2 = lab.containers.get("c1"), lab.containers.get("c2")
+    points = trip.capture_points(lab, "c1", "c2")
+    assert points == ["c1:eth0", f"host:{c1.veth}", "host:docker0", f"host:{c2.veth}", "c2:eth0"]
+    r = trip.send(lab, "c1", "c2")
+    assert r and r.dst == c2.ip and r.detail.startswith(f"echo reply from {c2.ip}")
+    assert all(len(r.capture[pt]) >= 2 for pt in points)  # request and reply at every point
+    out = trip.send(lab, "c1", OUTSIDE, "udp")
+    assert out.answered and "port-unreachable" in out.detail
+    for args, err in ((("c1", "c2", "tcp"), InvalidArgument), (("c1", "c1"), InvalidArgument),
+                      (("c1", "nope"), NotFound)):
+        with pytest.raises(err):
+            trip.send(lab, *args)
+    assert [c.name for c in lab.containers.list()] == ["c1", "c2"]
