@@ -24,7 +24,7 @@ from labkit.core.ipam import IPAM, default_pools
 from labkit.daemon import netlink, nodefiles
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Network, NodeRecord
-from labkit.daemon.tools import run_tool
+from labkit.daemon.tools import in_netns, run_tool
 from labkit.errors import SubnetExhausted
 
 if TYPE_CHECKING:
@@ -73,9 +73,13 @@ def state(dh: DockerHost) -> Lan:
 
 def run_in(hs: HostState, argv: list[str], stdin: str | None = None) -> str:
     """Run a tool in a host's network namespace (``nsenter --net``) and return its output."""
-    if hs.name == "host":
-        return run_tool(argv, stdin)
-    return run_tool(["nsenter", f"--net={hs.netns.path}", "--", *argv], stdin)
+    return run_tool(in_netns(netns_of(hs), argv), stdin)
+
+
+def netns_of(hs: HostState) -> str | None:
+    """The path of a host's network namespace, for ``nsenter``; None for the first host
+    (the daemon's own)."""
+    return None if hs.name == "host" else hs.netns.path
 
 
 def apply_rules(hs: HostState, cmds: list[firewall.Command]) -> None:

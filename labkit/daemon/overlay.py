@@ -40,8 +40,10 @@ from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from labkit.core import firewall, names
 from labkit.core import overlay as rules
 from labkit.core.ipam import IPAM, parse_subnet
+from labkit.core.ports import PortSpec
 from labkit.daemon import forkserver, lan, netlink, nodefiles
-from labkit.daemon.lan import HostState, Lan
+from labkit.daemon import ports as ports_mod
+from labkit.daemon.lan import HostState, Lan, netns_of
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Endpoint, Network, NodeRecord
 from labkit.errors import Conflict, InvalidSubnet, SubnetExhausted
@@ -344,16 +346,21 @@ def _ensure_lb(dh: DockerHost, the_lan: Lan, net: OverlayNetwork, hs: HostState,
             _peer(other, ep.ip, ep.mac, hs.ip, True)
 
 
-def run(dh: DockerHost, lan: Lan, hs: HostState, name: str, net: OverlayNetwork
-        ) -> dict[str, Any]:  # fmt: skip
-    """``docker run --network OVERLAY``: eth0 on the overlay (MTU 1450), eth1 on
-    ``docker_gwbridge`` with the default route, embedded DNS, and the peers told."""
+def run(dh: DockerHost, lan: Lan, hs: HostState, name: str, net: OverlayNetwork,
+        ports: list[PortSpec] | None = None) -> dict[str, Any]:  # fmt: skip
+    """``docker run --network OVERLAY [-p H:C]``: eth0 on the overlay (MTU 1450), eth1 on
+    ``docker_gwbridge`` with the default route, embedded DNS, and the peers told. Published
+    ports go through eth1: the DNAT rule and the proxy point at its docker_gwbridge address
+    (dockerd 20.10, measured in ``tests/oracle``: ``--to-destination 172.18.0.3:80``)."""
     ip = net.ipam.allocate()
     undo: list[Any] = [lambda: net.ipam.release(ip)]
     try:
         sb = sandbox(dh, net, hs)
         gw = gwbridge(dh, hs)
         rec = _create(dh, hs, sb, name, net, ip, gw, undo)
+        for spec in ports or []:
+            ports_mod.publish(dh, rec, spec, undo, ep=rec.endpoints[1], bridge=gw.bridge,
+                              netns=netns_of(hs))  # fmt: skip
         _announce(dh, lan, net, hs, sb, rec.endpoints[0], True)
         _ensure_lb(dh, lan, net, hs, sb)
         return dh.attrs(rec)

@@ -15,21 +15,26 @@ from typing import TYPE_CHECKING, Any
 
 from labkit.core import firewall
 from labkit.core.ports import EPHEMERAL_START, PortSpec
-from labkit.daemon.records import NodeRecord, Published
+from labkit.daemon.records import Endpoint, NodeRecord, Published
 from labkit.errors import Conflict, KernelError
 
 if TYPE_CHECKING:
     from labkit.daemon.host import DockerHost
 
 
-def _taken(host: DockerHost) -> set[tuple[int, str]]:
-    return {(p.host_port, p.proto) for n in host.nodes.values() for p in n.ports}
+def _taken(host: DockerHost, on: str) -> set[tuple[int, str]]:
+    return {
+        (p.host_port, p.proto)
+        for n in host.nodes.values()
+        if getattr(n, "on", "host") == on
+        for p in n.ports
+    }
 
 
-def check(host: DockerHost, specs: list[PortSpec]) -> list[PortSpec]:
+def check(host: DockerHost, specs: list[PortSpec], on: str = "host") -> list[PortSpec]:
     """Give every spec a host port (first free from 32768 when none was asked) and refuse
-    ports already published, with Docker's words."""
-    taken = _taken(host)
+    ports already published on that Docker host (``on``), with Docker's words."""
+    taken = _taken(host, on)
     out = []
     for spec in specs:
         hp = spec.host_port
@@ -47,44 +52,58 @@ def check(host: DockerHost, specs: list[PortSpec]) -> list[PortSpec]:
     return out
 
 
-def publish(host: DockerHost, rec: NodeRecord, spec: PortSpec, undo: list[Any]) -> Published:
-    """Add the rules and start the proxy for one published port of a new container; on an
-    IPv6 network, ip6tables rules and a second proxy on ``::`` too, as dockerd does (two
+def publish(
+    host: DockerHost,
+    rec: NodeRecord,
+    spec: PortSpec,
+    undo: list[Any],
+    *,
+    ep: Endpoint | None = None,
+    bridge: str | None = None,
+    netns: str | None = None,
+) -> Published:
+    """Add the rules and start the proxy for one published port of a new container.
+
+    By default on the container's first endpoint and its network's bridge, on the lab's
+    first Docker host. A container on an overlay network publishes through its endpoint on
+    ``docker_gwbridge`` (``ep``, ``bridge``), as dockerd does; one on another host of the
+    lab, in that host's network namespace (``netns``). On an IPv6 network (first host),
+    ip6tables rules and a second proxy on ``::`` too, as dockerd does (two
     ``docker-proxy`` processes: ``-host-ip 0.0.0.0`` and ``-host-ip ::``, measured on
     dockerd 20.10 with ``ip6tables``)."""
     from labkit.daemon.tools import apply_rules
 
-    assert spec.host_port is not None and rec.primary is not None
-    net = host.networks[rec.primary.network]
+    assert spec.host_port is not None
+    ep = ep or rec.primary
+    assert ep is not None
+    net = host.networks.get(ep.network)
+    bridge = bridge or (net.bridge if net is not None else "docker0")
     rules = firewall.port_appends(
-        firewall.PublishedPort(
-            net.bridge, rec.primary.ip, spec.container_port, spec.host_port, spec.proto
-        )
+        firewall.PublishedPort(bridge, ep.ip, spec.container_port, spec.host_port, spec.proto)
     )
-    apply_rules(rules)
-    pub = Published(spec.container_port, spec.proto, spec.host_port, rules)
-    undo.append(lambda: apply_rules(firewall.deletions(rules)))
-    pub.proxy = _start_proxy(spec, "0.0.0.0", rec.primary.ip, undo)
-    ip6 = rec.primary.ip6
-    if ip6 and net.ipam6 is not None:
+    apply_rules(rules, netns)
+    pub = Published(spec.container_port, spec.proto, spec.host_port, rules, netns=netns)
+    undo.append(lambda: apply_rules(firewall.deletions(rules), netns))
+    pub.proxy = _start_proxy(spec, "0.0.0.0", ep.ip, undo, netns)
+    if ep.ip6 and netns is None and net is not None and net.ipam6 is not None:
         from labkit.daemon.ipv6 import apply6
 
         pub.rules6 = firewall.port_appends(
-            firewall.PublishedPort(net.bridge, ip6, spec.container_port, spec.host_port, spec.proto)
+            firewall.PublishedPort(bridge, ep.ip6, spec.container_port, spec.host_port, spec.proto)
         )
         apply6(pub.rules6)
         undo.append(lambda: apply6(firewall.deletions(pub.rules6)))
-        pub.proxy6 = _start_proxy(spec, "::", ip6, undo)
+        pub.proxy6 = _start_proxy(spec, "::", ep.ip6, undo)
     rec.ports.append(pub)
     return pub
 
 
 def _start_proxy(
-    spec: PortSpec, host_ip: str, container_ip: str, undo: list[Any]
+    spec: PortSpec, host_ip: str, container_ip: str, undo: list[Any], netns: str | None = None
 ) -> subprocess.Popen[bytes]:
     """``docker-proxy -proto P -host-ip H -host-port N -container-ip C -container-port M``,
-    once it listens."""
-    from labkit.daemon.tools import EXEC_ENV
+    once it listens (in the Docker host's network namespace ``netns``)."""
+    from labkit.daemon.tools import EXEC_ENV, in_netns
 
     assert spec.host_port is not None
     argv = [
@@ -96,8 +115,8 @@ def _start_proxy(
         "-container-port", str(spec.container_port),
     ]  # fmt: skip
     proc = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=EXEC_ENV,
+        in_netns(netns, argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=EXEC_ENV,
     )  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -124,7 +143,7 @@ def unpublish(pub: Published) -> None:
     """Remove exactly the rules of one published port and stop its proxy."""
     from labkit.daemon.tools import apply_rules
 
-    apply_rules(firewall.deletions(pub.rules))
+    apply_rules(firewall.deletions(pub.rules), pub.netns)
     if pub.rules6:
         from labkit.daemon.ipv6 import apply6
 

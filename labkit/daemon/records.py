@@ -41,6 +41,8 @@ class Published:
     #: the same for IPv6 (ip6tables rules and a proxy on ``::``), on an IPv6 network
     rules6: list[firewall.Command] = field(default_factory=list)
     proxy6: subprocess.Popen[bytes] | None = None
+    #: the Docker host's network namespace (``/run/netns/host2``); None: the first host's
+    netns: str | None = None
 
 
 @dataclass

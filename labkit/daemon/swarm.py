@@ -2,7 +2,9 @@
 
 ``run`` places a container on another host's local network (with
 :meth:`DockerHost.create_container` given that host's namespace) or on an overlay network
-(:mod:`.overlay`); ``release`` is ``docker rm``'s part for both.
+(:mod:`.overlay`), and publishes its ports on the host it runs on (through
+``docker_gwbridge`` for an overlay container, as dockerd does); ``release`` is
+``docker rm``'s part for both.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from labkit.core.ports import parse_ports
 from labkit.daemon import netlink, overlay
-from labkit.daemon.lan import state
+from labkit.daemon import ports as ports_mod
+from labkit.daemon.lan import netns_of, state
 from labkit.daemon.records import NodeRecord
 from labkit.errors import InvalidArgument
 
@@ -36,19 +40,15 @@ def run(
             f"network mode {network!r} is built on the lab's first host only; run it there "
             "(without host=)"
         )
-    if ports:
-        raise InvalidArgument(
-            "ports= is only built for containers on the first host's bridge networks (a swarm "
-            "publishes overlay services through its ingress network, which a lab does not build)"
-        )
     if links:
         raise InvalidArgument(
             "links= is only built on the first host's bridge networks; on an overlay network "
             "containers already find each other by name (embedded DNS)"
         )
+    specs = ports_mod.check(dh, parse_ports(ports), on=host)
     net = dh.networks.get(network)
     if isinstance(net, overlay.OverlayNetwork):
-        return overlay.run(dh, lan, hs, name, net)
+        return overlay.run(dh, lan, hs, name, net, specs)
     if network not in hs.networks:
         known = ", ".join(sorted({*hs.networks, *(n for n, v in dh.networks.items()
                                                   if overlay.is_overlay(v))}))
@@ -62,6 +62,8 @@ def run(
     try:
         rec = dh.create_container(name, local, ip, [], {}, False, undo, on=hs.netns)
         rec.on = host
+        for spec in specs:
+            ports_mod.publish(dh, rec, spec, undo, bridge=local.bridge, netns=netns_of(hs))
         return dh.attrs(rec)
     except BaseException as exc:
         dh.nodes.pop(name, None)

@@ -26,6 +26,12 @@ EXEC_ENV = {
 }
 
 
+def in_netns(netns: str | None, argv: list[str]) -> list[str]:
+    """``argv`` run in the network namespace pinned at ``netns`` (``nsenter --net``); as it
+    is for ``None``, the daemon's own (the lab's first Docker host)."""
+    return argv if netns is None else ["nsenter", f"--net={netns}", "--", *argv]
+
+
 def run_tool(argv: list[str], stdin: str | None = None) -> str:
     """Run a lab tool in the daemon's own namespaces; raise with its message if it fails."""
     try:
@@ -39,7 +45,9 @@ def run_tool(argv: list[str], stdin: str | None = None) -> str:
     return proc.stdout
 
 
-def apply_rules(cmds: list[firewall.Command]) -> None:
-    """Run iptables commands in one ``iptables-restore --noflush``."""
+def apply_rules(cmds: list[firewall.Command], netns: str | None = None) -> None:
+    """Run iptables commands in one ``iptables-restore --noflush`` (in the network
+    namespace pinned at ``netns``: another Docker host of the lab)."""
     if cmds:
-        run_tool(["iptables-restore", "--noflush"], stdin=firewall.restore_text(cmds))
+        argv = in_netns(netns, ["iptables-restore", "--noflush"])
+        run_tool(argv, stdin=firewall.restore_text(cmds))

@@ -206,8 +206,8 @@ def test_bad_input_gets_clear_errors_and_the_lab_stays(swarm: Lab) -> None:
         swarm.networks.create("xx", driver="weave")
     with pytest.raises(Conflict, match="active endpoints"):
         swarm.networks.get("ov").remove()
-    with pytest.raises(InvalidArgument, match="ports="):
-        swarm.run("xx", network="ov", ports={"80/tcp": 8080})
+    with pytest.raises(InvalidArgument, match="port"):
+        swarm.run("xx", network="ov", ports={"80/tcp": 70000})
     with pytest.raises(Conflict, match="already attached"):
         swarm.networks.get("ov").connect("c1")
     with pytest.raises(InvalidArgument, match="not on host2"):
@@ -220,6 +220,46 @@ def test_bad_input_gets_clear_errors_and_the_lab_stays(swarm: Lab) -> None:
         swarm.hosts[1].masquerade(False)
     assert [c.name for c in swarm.containers.list()] == before
     assert swarm.containers.get("c1").ping(swarm.containers.get("c2").ip)
+
+
+WHOAMI = ["python3", "-m", "labkit.apps.whoami"]
+
+
+def _ask(node, ip: str, port: int) -> str:  # type: ignore[no-untyped-def]
+    for _ in range(50):  # until the server listens
+        out = node.exec_run([*WHOAMI, "ask", ip, str(port)], timeout=10).output.strip()
+        if out.startswith("you are"):
+            return out
+    return out
+
+
+def test_ports_published_on_each_host_through_docker_gwbridge(swarm: Lab) -> None:
+    """``docker run --network ov -p 8080:80`` on host2: the DNAT in host2's nat table goes to
+    the container's docker_gwbridge address (its eth1), as dockerd does; the same host port
+    is free on the first host (ports belong to one host), here for a bridge container."""
+    h2 = swarm.node("host2")
+    web = swarm.run("web", network="ov", host="host2", ports={"80/tcp": 8080})
+    local = swarm.run("local1", ports={"80/tcp": 8080})
+    try:
+        gw_ip = web.networks["docker_gwbridge"]["ip"]
+        dnat = f"-j DNAT --to-destination {gw_ip}:80"
+        assert f"-A DOCKER ! -i docker_gwbridge -p tcp -m tcp --dport 8080 {dnat}" in (
+            h2.exec_run("iptables -t nat -S DOCKER").output
+        )
+        assert gw_ip not in swarm.host.exec_run("iptables-save").output
+        for node in (web, local):
+            node.exec_run([*WHOAMI, "80"], detach=True)
+        out = _ask(swarm.outside, h2.ip, 8080)
+        assert out.startswith("you are 198.51.100.1:") and f"I am {gw_ip}:80" in out, out
+        out = _ask(swarm.outside, swarm.host.ip, 8080)
+        assert f"I am {local.ip}:80" in out, out
+        with pytest.raises(Conflict, match="already allocated"):
+            swarm.run("web2", network="ov", host="host2", ports={"80/tcp": 8080})
+    finally:
+        swarm.rm("web")
+        swarm.rm("local1")
+    assert gw_ip not in h2.exec_run("iptables-save").output
+    assert "-host-port 8080" not in h2.exec_run("ps -e -o args=").output
 
 
 @pytest.mark.parametrize("hosts", [0, -1, 9, "2", True])

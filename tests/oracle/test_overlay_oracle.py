@@ -117,6 +117,26 @@ def test_host_rules(swarm_pair) -> None:  # type: ignore[no-untyped-def]
     assert mine == docker
 
 
+def test_published_port_on_an_overlay_goes_through_docker_gwbridge(  # type: ignore[no-untyped-def]
+    swarm_pair,
+) -> None:
+    """``docker run --network ov -p 8080:80``: dockerd writes the port's rules for the
+    container's docker_gwbridge address (its eth1); the same rules, the same proxy."""
+    eng, lab = swarm_pair
+    eng.docker("run", "-d", "--name", "web", "--network", "ov", "-p", "8080:80",
+               "busybox", "sleep", "1d")  # fmt: skip
+    web = lab.run("web", network="ov", ports={"80/tcp": 8080})
+    gw_ip = web.networks["docker_gwbridge"]["ip"]
+    docker = iptables_rules(eng.sandbox("iptables-save").stdout)
+    mine = iptables_rules(lab.host.exec_run("iptables-save").output)
+    assert mine == docker
+    assert any(f"--to-destination {gw_ip}:80" in r for r in mine), mine
+    d_ps = eng.sandbox("ps", "-eo", "args").stdout
+    assert f"-host-ip 0.0.0.0 -host-port 8080 -container-ip {gw_ip} -container-port 80" in d_ps
+    l_ps = lab.host.exec_run("ps -e -o args=").output
+    assert f"-host-ip 0.0.0.0 -host-port 8080 -container-ip {gw_ip} -container-port 80" in l_ps
+
+
 def test_connect_bridge_and_overlay_both_ways(swarm_pair) -> None:  # type: ignore[no-untyped-def]
     """``network connect`` as dockerd does it: a bridge network joining an overlay container
     takes docker_gwbridge's place; an overlay joining a docker0 container gives no route."""
