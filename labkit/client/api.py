@@ -66,9 +66,11 @@ class LabAPI:
         """``docker network rm NAME``."""
         self._call("network_rm", name)
 
-    def network_connect(self, name: str, container: str) -> dict[str, Any]:
-        """``docker network connect NAME CONTAINER``."""
-        return dict(self._call("network_connect", name, container) or {})
+    def network_connect(
+        self, name: str, container: str, ipv4_address: str | None = None
+    ) -> dict[str, Any]:
+        """``docker network connect [--ip A] NAME CONTAINER``."""
+        return dict(self._call("network_connect", name, container, ipv4_address) or {})
 
     def network_disconnect(self, name: str, container: str) -> dict[str, Any]:
         """``docker network disconnect NAME CONTAINER``."""

@@ -266,6 +266,7 @@ class Lab:
         network: str = "bridge",
         stepwise: bool = False,
         host: str = "host",
+        ip: str | None = None,
     ) -> Container:
         """Start a container. Similar to ``docker run --name NAME``.
 
@@ -279,11 +280,14 @@ class Lab:
         ``stepwise=True`` builds the veth pair in Docker's own order (temporary names, move,
         rename to eth0) and records each step with its ``ip`` command in ``container.steps``.
         ``host`` picks the Docker host in a ``Lab(hosts=N)`` (``"host"``, ``"host2"``, …),
-        like running ``docker run`` on that machine.
+        like running ``docker run`` on that machine. ``ip`` asks for the container's address
+        (``docker run --ip``): only on a network created with ``subnet=``, as Docker allows.
         """
         more: dict[str, Any] = {}
         if host != "host":
             more["host"] = check_host(host, [h.name for h in self.hosts])
+        if ip is not None:
+            more["ip"] = ip
         attrs = self.api.run(
             name, links=links, stepwise=stepwise, ports=ports, network=network, **more
         )

@@ -381,11 +381,12 @@ class Network(Resource):
     def reload(self) -> None:
         self.attrs = self._lab.networks.get(self.name).attrs
 
-    def connect(self, container: str | Container) -> None:
-        """Attach a running container: it gets one more interface (eth1, …).
-        Similar to ``docker network connect``."""
+    def connect(self, container: str | Container, ipv4_address: str | None = None) -> None:
+        """Attach a running container: it gets one more interface (eth1, …), at
+        ``ipv4_address`` when given (only on a network created with ``subnet=``). Similar
+        to ``docker network connect [--ip A]`` and docker-py's ``Network.connect``."""
         name = container.name if isinstance(container, Container) else container
-        self._lab.api.network_connect(self.name, name)
+        self._lab.api.network_connect(self.name, name, ipv4_address)
 
     def disconnect(self, container: str | Container) -> None:
         """Detach a container: its interface on this network goes, and its default route

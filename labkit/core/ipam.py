@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from labkit.errors import InvalidSubnet, SubnetExhausted
+from labkit.errors import Conflict, InvalidArgument, InvalidSubnet, SubnetExhausted
 
 
 #: Docker's default pools for user-defined networks, in order (``ipamutils/utils.go``):
@@ -124,6 +124,28 @@ class IPAM:
             f"{len(self._used)} container{'s' if len(self._used) != 1 else ''} use them all); "
             "remove a container or create the lab with a larger subnet"
         )
+
+    def claim(self, ip: object) -> str:
+        """Hand out the address the user asked for (``docker run --ip``), with libnetwork's
+        errors: not an IPv4 address, outside the subnet, or taken (the gateway, the
+        network and broadcast addresses, or a container's)."""
+        try:
+            if not isinstance(ip, str):
+                raise ValueError(ip)
+            addr = ipaddress.IPv4Address(ip)
+        except ValueError:
+            raise InvalidArgument(f"invalid IPv4 address: {ip}") from None
+        if addr not in self.subnet:
+            raise InvalidSubnet(
+                f"Invalid address {addr}: It does not belong to any of this network's subnets "
+                f"({self.subnet})"
+            )
+        taken = {int(self.gateway), int(self.subnet.network_address),
+                 int(self.subnet.broadcast_address), *self._used}  # fmt: skip
+        if int(addr) in taken:
+            raise Conflict(f"Address already in use ({addr} in {self.subnet})")
+        self._used.add(int(addr))
+        return str(addr)
 
     def reserve(self, ip: str) -> None:
         """Keep an address out of the pool (``docker network create --aux-address``)."""

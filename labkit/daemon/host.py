@@ -304,14 +304,23 @@ class DockerHost:
         ports: dict[Any, Any] | None = None,
         network: str = "bridge",
         host: str = "host",
+        ip: str | None = None,
     ) -> dict[str, Any]:
-        """``docker run --name NAME [--network N] [--link c:alias] [-p H:C]``; ``host``
-        picks the lab's Docker host (:mod:`.swarm`), overlay networks are :mod:`.overlay`'s."""
+        """``docker run --name NAME [--network N] [--ip A] [--link c:alias] [-p H:C]``;
+        ``host`` picks the lab's Docker host (:mod:`.swarm`), overlay networks are
+        :mod:`.overlay`'s; ``ip`` is checked by :func:`.networks.claim_address`."""
         names.validate_name(name)
         if name in self.nodes:
             raise Conflict(
                 f'container name "{name}" is already in use in this lab; remove it first '
                 f"(lab.rm({name!r})) or choose another name"
+            )
+        if ip is not None and (host != "host" or network in ("none", "host")
+                               or network.startswith("container:")
+                               or getattr(self.networks.get(network), "vni", None)):  # fmt: skip
+            raise InvalidArgument(
+                f"ip= is built for bridge and macvlan networks on the first host (asked {ip} "
+                f"with network={network!r}, host={host!r})"
             )
         if host != "host" or getattr(self.networks.get(network), "vni", None):
             from labkit.daemon import swarm
@@ -326,7 +335,12 @@ class DockerHost:
         from labkit.daemon import ports as ports_mod
 
         specs = ports_mod.check(self, parse_ports(ports))
-        ip = net.ipam.allocate()
+        if ip is not None:
+            from labkit.daemon.networks import claim_address
+
+            ip = claim_address(net, ip)
+        else:
+            ip = net.ipam.allocate()
         undo: list[Any] = [lambda: net.ipam.release(ip)]
         try:
             rec = self.create_container(name, net, ip, link_entries, links or {}, stepwise, undo)

@@ -98,6 +98,7 @@ def create(
     nid = names.new_id(host.rng)
     net = Network(name, nid, "", ipam, index, True, True, [], time.monotonic())
     net.driver = "macvlan"
+    net.user_subnet = subnet is not None
     net.parent = parent
     host.networks[name] = net
     return net.attrs([])

@@ -89,6 +89,7 @@ def create(
 
         apply_rules(rules)
         net = Network(name, nid, bridge, ipam, index, True, True, rules, time.monotonic())
+        net.user_subnet = subnet is not None
         if sub6 is not None:
             v6.enable_on_bridge(host, net, sub6)
             net.rules6 = v6.setup_rules(host, net)
@@ -132,13 +133,21 @@ def remove(host: DockerHost, name: str) -> None:
     del host.networks[name]
 
 
-def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
-    """``docker network connect NAME CONTAINER``: one more interface (eth1, eth2, …)."""
+def connect(
+    host: DockerHost, name: str, container: str, ipv4_address: str | None = None
+) -> dict[str, Any]:
+    """``docker network connect [--ip A] NAME CONTAINER``: one more interface (eth1, eth2,
+    …), at the address ``ipv4_address`` when one is given (:func:`claim_address`)."""
     net = host.network(name)
     rec = host.container(container)
     if getattr(net, "vni", None):  # an overlay network (labkit.daemon.overlay)
         from labkit.daemon import overlay
 
+        if ipv4_address:
+            raise InvalidArgument(
+                "ipv4_address= is built for bridge and macvlan networks on the first host, "
+                f"not for the overlay network {name!r}"
+            )
         return overlay.connect(host, name, container)
     from labkit.daemon import modes
 
@@ -151,7 +160,7 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         )
     if rec.endpoint(name):
         raise Conflict(f"container {container} is already attached to network {name}")
-    ip = net.ipam.allocate()
+    ip = claim_address(net, ipv4_address) if ipv4_address else net.ipam.allocate()
     ifname = f"eth{rec.next_if}"
     mac = names.mac_from_ip(ip)
     veth = host.new_veth() if net.driver == "bridge" else ""
@@ -187,6 +196,25 @@ def connect(host: DockerHost, name: str, container: str) -> dict[str, Any]:
         host.start_dns(rec)
         host.use_embedded_dns(rec)
     return host.attrs(rec)
+
+
+def claim_address(net: Network, ip: object) -> str:
+    """The address a container asked for on ``net`` (``docker run --ip``, ``docker network
+    connect --ip``), refused as dockerd 20.10 refuses it (measured in ``tests/oracle``): not
+    on the default bridge, only on a network created with ``--subnet``, inside it and free."""
+    if not net.user_defined:
+        raise InvalidArgument(
+            f"user specified IP address is supported on user defined networks only (asked "
+            f"{ip} on {net.name!r}; create a network with lab.networks.create(name, "
+            "subnet=...) and run the container there)"
+        )
+    if not net.user_subnet:
+        raise InvalidArgument(
+            "user specified IP address is supported only when connecting to networks with "
+            f"user configured subnets ({net.name!r} took {net.subnet} from the pool; create "
+            "it with subnet=...)"
+        )
+    return net.ipam.claim(ip)
 
 
 def disconnect(host: DockerHost, name: str, container: str) -> dict[str, Any]:

@@ -65,6 +65,9 @@ class Network:
     #: the network's IPv6 pool (``--ipv6``), and the ip6tables rules made for it
     ipam6: Any = None
     rules6: list[firewall.Command] = field(default_factory=list)
+    #: the subnet was given (``docker network create --subnet``): only then may a container
+    #: ask for its own address (``docker run --ip``)
+    user_subnet: bool = False
 
     @property
     def gateway(self) -> str:

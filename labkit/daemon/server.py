@@ -72,10 +72,12 @@ class Daemon:
         networks.remove(self.host, name)
 
     @rpc(serial=True)
-    def network_connect(self, name: str, container: str) -> Any:
+    def network_connect(
+        self, name: str, container: str, ipv4_address: str | None = None
+    ) -> Any:
         from labkit.daemon import networks
 
-        return networks.connect(self.host, name, container)
+        return networks.connect(self.host, name, container, ipv4_address)
 
     @rpc(serial=True)
     def network_disconnect(self, name: str, container: str) -> Any:

@@ -21,7 +21,7 @@ import pytest
 from readers import ENV, DockerSide, LabSide, addrs, iptables_rules, links, routes, run_in
 from support.dockerd import DockerEngine
 
-from labkit import Lab
+from labkit import Lab, LabkitError
 
 # -------------------------------------------------------------- Docker 20.10 vs 27
 #: the engine host's resolv.conf: the lab host's options, the engine's own upstream
@@ -490,3 +490,41 @@ def test_published_port_over_ipv6(engine_factory: Callable[..., DockerEngine]) -
         assert sorted(d_six) == sorted(l_six)
         assert ["-proto", "tcp", "-host-ip", "::", "-host-port", "8080",
                 "-container-ip", "<p6>", "-container-port", "80"] in l_six
+
+
+def test_run_and_connect_with_ip(fresh_pair: Pair) -> None:
+    """``docker run --ip`` and ``network connect --ip``: the same addresses, and the same
+    refusals (default bridge, a pool-chosen subnet, taken, outside, not an address)."""
+    p = fresh_pair
+    p.eng.docker("network", "create", "--subnet", "10.30.0.0/24", "fixed")
+    p.eng.docker("network", "create", "pooled")
+    p.lab.networks.create("fixed", subnet="10.30.0.0/24")
+    p.lab.networks.create("pooled")
+    p.eng.docker("run", "-d", "--name", "web", "--network", "fixed", "--ip", "10.30.0.50",
+                 "busybox", "sleep", "1d")  # fmt: skip
+    p.lab.run("web", network="fixed", ip="10.30.0.50")
+    p.run("next", network="fixed")
+    p.run("c1")
+    p.eng.docker("network", "connect", "--ip", "10.30.0.60", "fixed", "c1")
+    p.lab.networks.get("fixed").connect("c1", ipv4_address="10.30.0.60")
+    for name in ("web", "next", "c1"):
+        assert p.ip_of("docker", name, "fixed") == p.ip_of("lab", name, "fixed"), name
+    assert [p.ip_of("lab", n, "fixed") for n in ("web", "next", "c1")] == [
+        "10.30.0.50", "10.30.0.2", "10.30.0.60"]
+    cases = [
+        (["--network", "bridge", "--ip", "172.17.0.50"], {"ip": "172.17.0.50"}),
+        (["--network", "pooled", "--ip", "172.19.0.50"],
+         {"network": "pooled", "ip": "172.19.0.50"}),
+        (["--network", "fixed", "--ip", "10.30.0.50"], {"network": "fixed", "ip": "10.30.0.50"}),
+        (["--network", "fixed", "--ip", "10.30.0.1"], {"network": "fixed", "ip": "10.30.0.1"}),
+        (["--network", "fixed", "--ip", "10.99.0.5"], {"network": "fixed", "ip": "10.99.0.5"}),
+    ]
+    for i, (flags, kwargs) in enumerate(cases):
+        r = p.eng.docker("run", "-d", "--name", f"bad{i}", *flags, "busybox", "sleep", "1d",
+                         check=False)  # fmt: skip
+        docker_said = r.stderr.strip().removeprefix("docker: Error response from daemon: ")
+        with pytest.raises(LabkitError) as err:
+            p.lab.run(f"bad{i}", **kwargs)  # type: ignore[arg-type]
+        assert r.returncode != 0
+        # labkit's message starts with dockerd's words (then says what to do)
+        assert str(err.value).startswith(docker_said.rstrip(".")), (docker_said, err.value)

@@ -217,3 +217,23 @@ def test_match_wires_pairs_by_index() -> None:
         wires
     )
     assert len(wires) == 2
+
+
+def test_claim_hands_out_the_asked_address_and_refuses_as_libnetwork() -> None:
+    from labkit.core.ipam import IPAM
+    from labkit.errors import Conflict, InvalidArgument, InvalidSubnet
+
+    pool = IPAM("10.30.0.0/24")
+    assert pool.claim("10.30.0.50") == "10.30.0.50"
+    assert pool.allocate() == "10.30.0.2"  # the claimed one is skipped later, not before
+    assert "10.30.0.50" in pool.in_use
+    for taken in ("10.30.0.50", "10.30.0.1", "10.30.0.0", "10.30.0.255", "10.30.0.2"):
+        with pytest.raises(Conflict, match="Address already in use"):
+            pool.claim(taken)
+    with pytest.raises(InvalidSubnet, match="does not belong to any of this network's subnets"):
+        pool.claim("10.99.0.5")
+    for bad in ("banana", 5, None, "10.30.0.300"):
+        with pytest.raises(InvalidArgument, match="invalid IPv4 address"):
+            pool.claim(bad)
+    pool.release("10.30.0.50")
+    assert pool.claim("10.30.0.50") == "10.30.0.50"
