@@ -56,6 +56,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+# Imported here, not on first use: a fork server that pre-imports this module then shares
+# them with every agent (importing them in a forked agent costs it ~1.3 MB of copied pages).
+from labkit.packets import rawmatch, rawping
 from labkit.protocol import MAX_FRAME, ProtocolEOF, encode
 from labkit.protocol import read_frame as _read_plain
 
@@ -229,8 +232,7 @@ class _Capture:
 
     def _read(self, sock: Any, name: str, most: int) -> int:
         """Read up to ``most`` queued frames of one socket; how many were read."""
-        from labkit.packets.rawmatch import linktype
-
+        linktype = rawmatch.linktype
         n = 0
         while n < most and not self.full():
             try:
@@ -473,8 +475,6 @@ class Agent:
         what the capture thread had not read yet, so nothing queued is lost at the end.
         ``start_timeout`` is kept for callers; opening the sockets does not wait.
         """
-        from labkit.packets import rawmatch
-
         names: list[str] = (
             [iface] if isinstance(iface, str) else (list(iface or []) or [_default_iface()])
         )
@@ -599,8 +599,6 @@ class Agent:
     ) -> list[dict[str, Any]]:
         """ICMP echo (ICMPv6 for an IPv6 ``dst``), ``count`` times, one at a time, with the
         kernel's raw sockets (:mod:`labkit.packets.rawping`)."""
-        from labkit.packets import rawping
-
         with self._sniff_lock:  # distinct ids for concurrent pings of one agent
             ident = self._ping_ident
             self._ping_ident = (self._ping_ident + 1) & 0xFFFF
