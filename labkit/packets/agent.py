@@ -530,6 +530,7 @@ class Agent:
 
     def op_send(self, spec: Any, iface: str | None = None) -> str:
         """Send once (layer 2 if the first layer is Ether, else layer 3); a summary back."""
+        self._ensure_scapy()  # before any scapy import: the agent's lean, configured scapy
         from scapy.sendrecv import send, sendp
 
         pkts = self._freeze(spec)
@@ -544,6 +545,7 @@ class Agent:
     def op_send_many(self, specs: list[Any], count: int = 1, iface: str | None = None) -> str:
         """Send every packet of ``specs``, ``count`` times over, through one socket (like
         scapy's ``send(pkts, count=N)``); a summary back."""
+        self._ensure_scapy()
         from scapy.sendrecv import send, sendp
 
         if not isinstance(count, int) or count < 1:
@@ -562,6 +564,7 @@ class Agent:
 
     def op_sr1(self, spec: Any, timeout: float = 2.0, iface: str | None = None) -> dict[str, Any]:
         """Send one packet and wait for its answer."""
+        self._ensure_scapy()
         from scapy.sendrecv import sr, srp
 
         pkts = self._freeze(spec)
