@@ -28,7 +28,7 @@ import struct
 import time
 from typing import Any
 
-__all__ = ["ping", "echo_payload", "checksum"]
+__all__ = ["ping", "echo_payload", "checksum", "ip_header"]
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
@@ -51,6 +51,15 @@ def echo_payload(ident: int, seq: int, size: int) -> bytes:
     """``b"labkit IDENT SEQ "`` padded with dots to ``size`` bytes (never cut shorter)."""
     head = b"labkit %d %d " % (ident, seq)
     return (head + b"." * max(0, size - len(head)))[: max(size, len(head))]
+
+
+def ip_header(dst: str, ip_id: int, payload_len: int) -> bytes:
+    """The IPv4 header of an echo request as scapy's ``IP(dst=dst, id=ip_id)`` had it, with
+    the source address and the checksum left zero for the kernel to fill in."""
+    return struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45, 0, 20 + payload_len, ip_id, 0, 64, 1, 0, b"\0\0\0\0", socket.inet_aton(dst),
+    )  # fmt: skip
 
 
 def _echo(icmp_type: int, ident: int, seq: int, payload: bytes, with_checksum: bool) -> bytes:
@@ -173,11 +182,7 @@ def _ping4(dst: str, ident: int, seq: int, timeout: float, size: int) -> dict[st
     entry: dict[str, Any] = {"seq": seq, "rtt_ms": None, "reply_from": None, "ttl": None}
     src = _source(socket.AF_INET, dst)
     icmp = _echo(8, ident, seq, echo_payload(ident, seq, size), True)
-    header = struct.pack(
-        "!BBHHHBBH4s4s",
-        0x45, 0, 20 + len(icmp), int.from_bytes(os.urandom(2), "big"), 0, 64, 1, 0,
-        b"\0\0\0\0", socket.inet_aton(dst),
-    )  # fmt: skip
+    header = ip_header(dst, int.from_bytes(os.urandom(2), "big"), len(icmp))
     with (
         socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as rx,
         socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as tx,
