@@ -72,6 +72,8 @@ SANDBOX_SCRIPT = textwrap.dedent(
     sh("ip", "link", "set", "vb", "netns", "b")
     sh("ip", "-n", "a", "addr", "add", "172.17.0.2/16", "dev", "va")
     sh("ip", "-n", "b", "addr", "add", "172.17.0.3/16", "dev", "vb")
+    sh("ip", "-n", "a", "addr", "add", "2001:db8::2/64", "dev", "va", "nodad")
+    sh("ip", "-n", "b", "addr", "add", "2001:db8::3/64", "dev", "vb", "nodad")
     for ns, dev in (("a", "va"), ("b", "vb")):
         sh("ip", "-n", ns, "link", "set", dev, "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
@@ -182,6 +184,7 @@ SANDBOX_SCRIPT = textwrap.dedent(
     out["forked_ping"] = f.call("ping", dst="172.17.0.2", count=2)
     out["forked_ping_lo"] = f.call("ping", dst="127.0.0.1")
     out["forked_ping_nobody"] = f.call("ping", dst="172.17.0.99", timeout=0.5)
+    out["forked_ping6"] = f.call("ping", dst="2001:db8::2", count=2)
     fin = f.call("sniff_finish", sid=sid)
     out["forked_frames"] = [(raw.hex(), t, lt) for raw, t, lt in fin.pop("frames")]
     out["forked_finish"] = fin
@@ -321,6 +324,11 @@ def test_forked_agent_pings_and_captures_icmp(sandbox_run: dict) -> None:
     assert all(e["reply_from"] == "172.17.0.2" and e["ttl"] == 64 for e in ping)
     assert all(0 < e["rtt_ms"] < 1000 for e in ping)
     assert sandbox_run["forked_ping_lo"][0]["reply_from"] == "127.0.0.1"
+    ping6 = sandbox_run["forked_ping6"]
+    assert [(e["seq"], e["reply_from"], e["ttl"]) for e in ping6] == [
+        (0, "2001:db8::2", 64), (1, "2001:db8::2", 64),
+    ]  # fmt: skip
+    assert all(0 < e["rtt_ms"] < 1000 for e in ping6)
     assert sandbox_run["forked_ping_nobody"] == [
         {"seq": 0, "rtt_ms": None, "reply_from": None, "ttl": None}
     ]
