@@ -43,7 +43,8 @@ Ops (keyword arguments):
   "reply", "reply_linktype", "reply_summary", "rtt_ms"}``; ``reply`` and friends are None
   when nothing answered within ``timeout``.
 * ``ping(dst, count=1, timeout=2.0, interval=0.0, size=32)`` → one dict per echo:
-  ``{"seq", "rtt_ms", "reply_from", "ttl"}`` (``rtt_ms`` None when lost).
+  ``{"seq", "rtt_ms", "reply_from", "ttl"}`` (``rtt_ms`` None when lost); ``dst`` is an
+  IPv4 or IPv6 address or a name (resolved here, IPv4).
 """
 
 from __future__ import annotations
