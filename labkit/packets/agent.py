@@ -232,7 +232,8 @@ class _Capture:
         return bool(self.limit) and len(self.frames) >= self.limit
 
     def _read(self, sock: Any, name: str, most: int) -> int:
-        """Read up to ``most`` queued frames of one socket; how many were read."""
+        """Read up to ``most`` queued frames of one socket; how many were read, -1 if the
+        socket failed (its interface went away: what it had is kept)."""
         linktype = rawmatch.linktype
         n = 0
         while n < most and not self.full():
@@ -240,6 +241,9 @@ class _Capture:
                 data, ancdata, _flags, addr = sock.recvmsg(SNAPLEN, self._ancsize)
             except (BlockingIOError, InterruptedError):
                 break
+            except OSError as exc:
+                self.error = exc
+                return -1
             n += 1
             if not data or (name == "lo" and addr[2] == PACKET_OUTGOING):
                 continue
@@ -265,7 +269,8 @@ class _Capture:
                     return
                 for fd, _ in events:
                     sock, name = by_fd[fd]
-                    self._read(sock, name, _BATCH)
+                    if self._read(sock, name, _BATCH) < 0:
+                        poller.unregister(fd)  # failed: no busy loop on its error
         except BaseException as exc:  # noqa: BLE001 - reported by stop()
             self.error = exc
 
@@ -291,7 +296,7 @@ class _Capture:
         try:
             self._halt()
             for sock, name in self.socks:
-                while not self.full() and self._read(sock, name, _BATCH):
+                while not self.full() and self._read(sock, name, _BATCH) > 0:
                     pass
         finally:
             self.close()
