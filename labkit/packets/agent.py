@@ -1,12 +1,17 @@
-"""The probe agent: scapy running *inside* one network namespace, driven over a pipe.
+"""The probe agent: captures, pings and crafted packets *inside* one network namespace,
+driven over a pipe.
 
-In a lab, the agents' zygote (:mod:`labkit.packets.zygote`) forks one agent per node,
-already inside the node's namespaces, and calls :func:`serve` on a socket; run by hand,
-``nsenter -t PID -n -m -u -- python -m labkit.packets.agent`` serves stdin/stdout.
+In a lab, one agent per node is forked already inside the node's namespaces and calls
+:func:`serve` on a socket; run by hand, ``nsenter -t PID -n -m -u -- python -m
+labkit.packets.agent`` serves stdin/stdout.
 
-scapy's route and interface caches are read after the process entered the namespace (the
-zygote reloads them in each forked agent), so they describe that namespace: a packet's
-source address is chosen by the container's routes, not the notebook's.
+Captures and pings need no scapy: the capture reads ``AF_PACKET`` sockets and filters
+with :mod:`labkit.packets.rawmatch`, the ping writes ICMP echoes on raw sockets
+(:mod:`labkit.packets.rawping`). Only the ops that build arbitrary scapy packets
+(``send``, ``send_many``, ``sr1``) import scapy, in this process, on their first use;
+scapy's route and interface caches are then read in this namespace (and re-read when it
+changed), so a packet's source address is chosen by the container's routes, not the
+notebook's. This module itself imports no scapy (a fork server pre-imports it).
 
 Protocol (stdin → agent, agent → stdout): :mod:`labkit.protocol`'s frames (a 4-byte
 big-endian length, a pickle of plain data, one size limit), each holding a dict.
@@ -20,11 +25,13 @@ stdin reaches end of file (its daemon closed the pipe or died).
 Ops (keyword arguments):
 
 * ``ready()`` → ``{"pid", "import_ms", "ifaces", "scapy"}``; sent first by the client.
+  ``scapy`` is scapy's version once this agent imported it, else None.
 * ``sniff_start(iface, promisc=True, bpf=None, match=None, limit=100000)`` → sniff id (int),
-  returned only once the capture socket is open (scapy's ``started_callback``). ``iface``
-  may be a name or a list of names. ``bpf`` needs tcpdump, which a sandbox usually lacks;
-  ``match`` is a Python-side filter: ``{"proto": "icmp"|"udp"|"tcp"|"arp", "host": ip,
-  "port": int}`` (all given keys must hold).
+  returned only once the capture sockets are open. ``iface`` may be a name or a list of
+  names. ``bpf`` is refused (it needs libpcap or tcpdump, which a sandbox lacks);
+  ``match`` is a Python-side filter: ``{"proto": "icmp"|"udp"|"tcp"|"arp"|"ip"|"ip6"|
+  "icmp6", "host": ip, "port": int}`` (all given keys must hold;
+  :mod:`labkit.packets.rawmatch`).
 * ``sniff_stop(sid)`` → ``[(raw_bytes, time_float, linktype), ...]``.
 * ``sniff_finish(sid)`` → ``{"frames": [...], "kernel_packets", "kernel_drops",
   "limit_reached"}``: the frames, and what the kernel (full socket buffer) and the capture
@@ -36,7 +43,8 @@ Ops (keyword arguments):
   "reply", "reply_linktype", "reply_summary", "rtt_ms"}``; ``reply`` and friends are None
   when nothing answered within ``timeout``.
 * ``ping(dst, count=1, timeout=2.0, interval=0.0, size=32)`` → one dict per echo:
-  ``{"seq", "rtt_ms", "reply_from", "ttl"}`` (``rtt_ms`` None when lost).
+  ``{"seq", "rtt_ms", "reply_from", "ttl"}`` (``rtt_ms`` None when lost); ``dst`` is an
+  IPv4 or IPv6 address or a name (resolved here, IPv4).
 """
 
 from __future__ import annotations
@@ -49,6 +57,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+# Imported here, not on first use: a fork server that pre-imports this module then shares
+# them with every agent (importing them in a forked agent costs it ~1.3 MB of copied pages).
+from labkit.packets import rawmatch, rawping
 from labkit.protocol import MAX_FRAME, ProtocolEOF, encode
 from labkit.protocol import read_frame as _read_plain
 
@@ -85,69 +96,30 @@ def net_fingerprint() -> tuple[Any, ...]:
     return (tuple(socket.if_nameindex()), tuple(parts))
 
 
-def _to_float(t: Any) -> float:
-    return float(t) if t is not None else 0.0
-
-
-def _matcher(match: dict[str, Any]) -> Callable[[Any], bool]:
-    """A Python-side capture filter (BPF needs tcpdump, absent in the sandbox)."""
-    import scapy.layers.vxlan  # noqa: F401 - so an overlay's tunnelled frames decode
-    from scapy.layers.inet import ICMP, IP, TCP, UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.layers.l2 import ARP
-
-    unknown = set(match) - {"proto", "host", "port"}
-    if unknown:
-        raise ValueError(f"unknown match keys {sorted(unknown)}; use proto, host, port")
-    proto = match.get("proto")
-    layers = {"icmp": ICMP, "udp": UDP, "tcp": TCP, "arp": ARP, "ip": IP, "ip6": IPv6,
-              "icmp6": IPv6}  # fmt: skip
-    if proto is not None and proto not in layers:
-        raise ValueError(f"match proto {proto!r}: use one of {sorted(layers)}")
-    host = match.get("host")
-    port = match.get("port")
-
-    def keep(pkt: Any) -> bool:
-        if proto is not None and not pkt.haslayer(layers[proto]):
-            return False
-        if proto == "icmp6" and pkt[IPv6].nh != 58:  # ICMPv6, NDP included
-            return False
-        if host is not None:
-            if IP in pkt:
-                if host not in (pkt[IP].src, pkt[IP].dst):
-                    return False
-            elif IPv6 in pkt:
-                if host not in (pkt[IPv6].src, pkt[IPv6].dst):
-                    return False
-            elif ARP in pkt:
-                if host not in (pkt[ARP].psrc, pkt[ARP].pdst):
-                    return False
-            else:
-                return False
-        if port is not None:
-            l4 = pkt.getlayer(TCP) or pkt.getlayer(UDP)
-            if l4 is None or port not in (l4.sport, l4.dport):
-                return False
-        return True
-
-    return keep
-
-
 SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
 PACKET_STATISTICS = 6
+PACKET_AUXDATA = 8
+PACKET_OUTGOING = 4
+ETH_P_ALL = 0x0003
+ETH_P_8021Q = 0x8100
+SO_TIMESTAMPNS = 35
+TP_STATUS_VLAN_VALID = 1 << 4
+TP_STATUS_VLAN_TPID_VALID = 1 << 6
+#: the most one frame can be (scapy's MTU, what its capture read)
+SNAPLEN = 65536
 #: receive buffer asked for each capture socket (the kernel's default, ~200 KB, drops
-#: most of a burst of thousands of packets before scapy's thread reads them)
+#: most of a burst of thousands of packets before the capture thread reads them)
 CAPTURE_RCVBUF = 32 * 1024 * 1024
-
-
-def _raw_socket(sock: Any) -> Any:
-    return getattr(sock, "ins", sock)
+#: frames read from one socket before the others get their turn
+_BATCH = 256
 
 
 def _packet_stats(sock: Any) -> tuple[int, int]:
     """The kernel's (packets, drops) of one AF_PACKET socket, (0, 0) when unavailable."""
     try:
-        raw = _raw_socket(sock).getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+        raw = sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
         packets, drops = struct.unpack("II", raw)
         return int(packets), int(drops)
     except (OSError, AttributeError, struct.error):
@@ -159,74 +131,198 @@ def _grow_buffer(sock: Any, size: int = CAPTURE_RCVBUF) -> None:
     far as ``net.core.rmem_max`` allows)."""
     import socket
 
-    raw = _raw_socket(sock)
     for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
         try:
-            raw.setsockopt(socket.SOL_SOCKET, opt, size)
+            sock.setsockopt(socket.SOL_SOCKET, opt, size)
             return
         except (OSError, AttributeError):
             continue
 
 
+def _default_iface() -> str:
+    """The interface of this namespace's IPv4 default route, else the first one not lo
+    (scapy's ``conf.iface``)."""
+    import socket
+
+    try:
+        with open("/proc/self/net/route") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if len(fields) > 2 and fields[1] == "00000000":
+                    return fields[0]
+    except OSError:
+        pass
+    names = [name for _, name in socket.if_nameindex() if name != "lo"]
+    return names[0] if names else "lo"
+
+
+def _open_capture(name: str, promisc: bool) -> Any:
+    """An ``AF_PACKET`` socket that receives every frame crossing interface ``name`` (both
+    directions; on ``lo`` the capture drops the outgoing copy), non-blocking."""
+    import socket
+
+    # protocol 0 until bound: a socket created with ETH_P_ALL would queue frames of every
+    # interface until bind() narrows it to this one
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        if promisc:
+            ifindex = socket.if_nametoindex(name)
+            mreq = struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
+            sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+        _grow_buffer(sock)
+        try:  # VLAN tags the NIC stripped come back in auxiliary data, as scapy reads them
+            sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+        except OSError:
+            pass
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.bind((name, ETH_P_ALL))
+        sock.setblocking(False)
+        _packet_stats(sock)  # reset the kernel's counters: count from here on
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _frame(data: bytes, ancdata: list[tuple[int, int, bytes]]) -> tuple[bytes, float]:
+    """The frame with its VLAN tag put back, and its kernel timestamp."""
+    import socket
+
+    stamp = None
+    for level, kind, value in ancdata:
+        if level == SOL_PACKET and kind == PACKET_AUXDATA and len(value) >= 20:
+            status, _len, _snap, _mac, _net, tci, tpid = struct.unpack("IIIHHHH", value[:20])
+            if tci != 0 or status & TP_STATUS_VLAN_VALID:
+                if not status & TP_STATUS_VLAN_TPID_VALID:
+                    tpid = ETH_P_8021Q
+                data = data[:12] + struct.pack("!HH", tpid, tci) + data[12:]
+        elif level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            sec, nsec = struct.unpack("qq", value[:16])
+            stamp = sec + nsec * 1e-9
+    return data, stamp if stamp is not None else time.time()
+
+
 class _Capture:
-    """One running capture: scapy's sniffer thread plus the sockets we opened for it."""
+    """One running capture: its sockets (one per interface) and the thread reading them.
+
+    Frames are stored as ``(raw, time, linktype)``; the thread stops at ``limit`` kept
+    frames, or when :meth:`stop` writes to its self-pipe.
+    """
 
     def __init__(
-        self, sniffer: Any, socks: dict[Any, str], lfilter: Callable[[Any], bool] | None, limit: int
+        self,
+        socks: list[tuple[Any, str]],
+        keep: Callable[[bytes, int], bool] | None,
+        limit: int,
     ) -> None:
-        self.sniffer = sniffer
+        import socket
+
         self.socks = socks
-        self.lfilter = lfilter
+        self.keep = keep
         self.limit = limit
+        self.frames: list[tuple[bytes, float, int]] = []
         self._stats = [0, 0]
+        self._ancsize = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(16)
+        self._wake_r, self._wake_w = os.pipe()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True, name="labkit-capture")
+        self.thread.start()
+
+    def full(self) -> bool:
+        return bool(self.limit) and len(self.frames) >= self.limit
+
+    def _read(self, sock: Any, name: str, most: int) -> int:
+        """Read up to ``most`` queued frames of one socket; how many were read, -1 if the
+        socket failed (its interface went away: what it had is kept)."""
+        linktype = rawmatch.linktype
+        n = 0
+        while n < most and not self.full():
+            try:
+                data, ancdata, _flags, addr = sock.recvmsg(SNAPLEN, self._ancsize)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self.error = exc
+                return -1
+            n += 1
+            if not data or (name == "lo" and addr[2] == PACKET_OUTGOING):
+                continue
+            data, stamp = _frame(data, ancdata)
+            lt = linktype(addr[3], data)
+            if self.keep is not None and not self.keep(data, lt):
+                continue
+            self.frames.append((data, stamp, lt))
+        return n
+
+    def _run(self) -> None:
+        import select
+
+        poller = select.poll()
+        by_fd = {sock.fileno(): (sock, name) for sock, name in self.socks}
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        try:
+            while not self.full():
+                events = poller.poll()
+                if any(fd == self._wake_r for fd, _ in events):
+                    return
+                for fd, _ in events:
+                    sock, name = by_fd[fd]
+                    if self._read(sock, name, _BATCH) < 0:
+                        poller.unregister(fd)  # failed: no busy loop on its error
+        except BaseException as exc:  # noqa: BLE001 - reported by stop()
+            self.error = exc
 
     def kernel_stats(self) -> tuple[int, int]:
         """(packets, drops) the kernel counted on our sockets since they opened
         (``getsockopt(PACKET_STATISTICS)``; each read resets the kernel's counters)."""
-        for sock in self.socks:
+        for sock, _ in self.socks:
             packets, drops = _packet_stats(sock)
             self._stats[0] += packets
             self._stats[1] += drops
         return self._stats[0], self._stats[1]
 
-    def stop(self) -> list[Any]:
-        """Stop the thread, then read what is still queued in the sockets, then close them."""
-        import select
-
+    def _halt(self) -> None:
         try:
-            if self.sniffer.running:
-                packets = list(self.sniffer.stop() or [])
-            else:  # reached its limit, or failed
-                self.sniffer.join()
-                packets = list(self.sniffer.results or [])
-            for sock, name in self.socks.items():
-                while not self.limit or len(packets) < self.limit:
-                    readable, _, _ = select.select([sock], [], [], 0)
-                    if not readable:
-                        break
-                    pkt = sock.recv()
-                    if pkt is None or (self.lfilter is not None and not self.lfilter(pkt)):
-                        continue
-                    pkt.sniffed_on = name
-                    packets.append(pkt)
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        self.thread.join()
+
+    def stop(self) -> list[tuple[bytes, float, int]]:
+        """Stop the thread, then read what is still queued in the sockets, then close them;
+        the frames sorted by time."""
+        try:
+            self._halt()
+            for sock, name in self.socks:
+                while not self.full() and self._read(sock, name, _BATCH) > 0:
+                    pass
         finally:
-            for sock in self.socks:
-                sock.close()
-        packets.sort(key=lambda p: float(p.time))
-        return packets
+            self.close()
+        self.frames.sort(key=lambda f: f[1])
+        return self.frames
 
     def close(self) -> None:
-        """Stop without reading (agent shutdown)."""
-        try:
-            if self.sniffer.running:
-                self.sniffer.stop(join=False)
-        finally:
-            for sock in self.socks:
-                sock.close()
+        """Stop without reading (agent shutdown); idempotent."""
+        if self.thread.is_alive():
+            self._halt()
+        for sock, _ in self.socks:
+            sock.close()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._wake_r = self._wake_w = -1
+
+
+_SCAPY = {"imported": False}
 
 
 class Agent:
-    """Serves requests; one instance per agent process. Needs scapy importable."""
+    """Serves requests; one instance per agent process. ``send``, ``send_many`` and ``sr1``
+    import scapy on first use; the other ops never do."""
 
     def __init__(
         self, out: IO[bytes], import_ms: float, fingerprint: tuple[Any, ...] | None = None
@@ -239,7 +335,11 @@ class Agent:
         self._next_sid = 1
         self._ping_ident = os.getpid() & 0xFFFF
         self._refresh_lock = threading.Lock()
-        self._fingerprint = fingerprint  # of the namespace scapy saw at import
+        self._scapy_lock = threading.Lock()
+        # scapy imported before this agent started (by its forker, which re-read scapy's
+        # caches in this namespace): the fingerprint is of the namespace scapy saw
+        self._scapy_ready = _SCAPY["imported"]
+        self._fingerprint = fingerprint
 
     # --- plumbing -----------------------------------------------------------------------
     def reply(self, msg: dict[str, Any]) -> None:
@@ -294,6 +394,23 @@ class Agent:
 
         return int(conf.l2types.layer2num.get(type(pkt), 1))
 
+    def _ensure_scapy(self) -> None:
+        """Import scapy in this agent (first ``send``/``send_many``/``sr1``), after the
+        process entered its namespace, so scapy's caches describe this namespace."""
+        with self._scapy_lock:
+            if self._scapy_ready:
+                return
+            elsewhere = "scapy.config" in sys.modules  # imported, maybe in another namespace
+            fingerprint = net_fingerprint()
+            ms = import_scapy()
+            if elsewhere:
+                reload_scapy_caches()
+            with self._refresh_lock:
+                self._fingerprint = fingerprint
+            if not self._import_ms:
+                self._import_ms = ms
+            self._scapy_ready = True
+
     def refresh(self) -> None:
         """Reload scapy's interface and route caches if the namespace changed since.
 
@@ -301,6 +418,7 @@ class Agent:
         default route after the agent started. Re-reading them costs ~30 ms, so it is done
         only when a cheap fingerprint (``/proc/self/net`` route tables, interfaces) differs.
         """
+        self._ensure_scapy()
         from scapy.config import conf
 
         fingerprint = net_fingerprint()
@@ -335,16 +453,16 @@ class Agent:
 
     # --- ops ----------------------------------------------------------------------------
     def op_ready(self) -> dict[str, Any]:
-        """Answer once scapy is imported."""
+        """This agent's pid, interfaces, and scapy's version if it imported scapy (None
+        until a ``send``, ``send_many`` or ``sr1``)."""
         import socket
 
-        import scapy
-
+        scapy = sys.modules.get("scapy")
         return {
             "pid": os.getpid(),
             "import_ms": self._import_ms,
             "ifaces": [name for _, name in socket.if_nameindex()],
-            "scapy": scapy.VERSION,
+            "scapy": getattr(scapy, "VERSION", None) if scapy is not None else None,
         }
 
     def op_sniff_start(
@@ -360,64 +478,32 @@ class Agent:
 
         The sockets are opened here, before the reply, so every frame that crosses the
         interface after this call returns is queued for the capture. ``sniff_stop`` drains
-        what the sniffer thread had not read yet, so nothing queued is lost at the end.
+        what the capture thread had not read yet, so nothing queued is lost at the end.
+        ``start_timeout`` is kept for callers; opening the sockets does not wait.
         """
-        from scapy.config import conf
-        from scapy.data import ETH_P_ALL
-        from scapy.interfaces import resolve_iface
-        from scapy.sendrecv import AsyncSniffer
-
-        self.refresh()
-        names: list[Any] = (
-            [iface] if isinstance(iface, str) else (list(iface or []) or [conf.iface])
+        names: list[str] = (
+            [iface] if isinstance(iface, str) else (list(iface or []) or [_default_iface()])
         )
-        socks: dict[Any, str] = {}
+        if bpf:
+            raise RuntimeError(
+                f"cannot capture on {names!r} with bpf={bpf!r}: a BPF filter needs libpcap "
+                "or tcpdump, which the sandbox lacks; capture everything, or use match={...} "
+                "(proto, host, port)"
+            )
+        keep = rawmatch.matcher(match) if match else None  # bad keys: before any socket
+        socks: list[tuple[Any, str]] = []
         try:
             for name in names:
-                # on lo each packet passes twice (sent, then received): a plain L2Socket
-                # drops the outgoing copy, as tcpdump shows it once; elsewhere listen to both
-                iface_ = resolve_iface(name)
-                opener = iface_.l2socket() if name == "lo" else iface_.l2listen()
-                sock = opener(type=ETH_P_ALL, iface=name, promisc=promisc, filter=bpf)
-                _grow_buffer(sock)
-                _packet_stats(sock)  # reset the kernel's counters: count from here on
-                socks[sock] = str(name)
+                socks.append((_open_capture(str(name), promisc), str(name)))
         except Exception as exc:
-            for sock in socks:
+            for sock, _ in socks:
                 sock.close()
-            hint = ""
-            if bpf:
-                hint = (
-                    " (a BPF filter needs libpcap or tcpdump, which the sandbox lacks; capture "
-                    "everything, or use match={...})"
-                )
-            raise RuntimeError(f"cannot capture on {names!r}: {exc}{hint}") from None
-        lfilter = _matcher(match) if match else None
-        started = threading.Event()
-        kwargs: dict[str, Any] = {
-            "opened_socket": socks,
-            "store": True,
-            "started_callback": started.set,
-        }
-        if limit:
-            kwargs["count"] = limit
-        if lfilter is not None:
-            kwargs["lfilter"] = lfilter
-        sniffer = AsyncSniffer(**kwargs)
-        sniffer.start()
-        deadline = time.monotonic() + start_timeout
-        while not started.wait(0.02):
-            thread = sniffer.thread
-            if (thread is not None and not thread.is_alive()) or time.monotonic() > deadline:
-                if sniffer.running:
-                    sniffer.stop(join=False)
-                for sock in socks:
-                    sock.close()
-                raise RuntimeError(f"capture on {names!r} did not start: {sniffer.exception}")
+            raise RuntimeError(f"cannot capture on {names!r}: {exc}") from None
+        cap = _Capture(socks, keep, limit)
         with self._sniff_lock:
             sid = self._next_sid
             self._next_sid += 1
-            self._sniffers[sid] = _Capture(sniffer, socks, lfilter, limit)
+            self._sniffers[sid] = cap
         return sid
 
     def _sniffer(self, sid: int, pop: bool = False) -> _Capture:
@@ -440,8 +526,7 @@ class Agent:
         """
         cap = self._sniffer(sid, pop=True)
         kernel = cap.kernel_stats()
-        packets = cap.stop()
-        frames = [(bytes(p), _to_float(p.time), self._linktype(p)) for p in packets]
+        frames = cap.stop()
         return {
             "frames": frames,
             "kernel_packets": kernel[0],
@@ -451,6 +536,7 @@ class Agent:
 
     def op_send(self, spec: Any, iface: str | None = None) -> str:
         """Send once (layer 2 if the first layer is Ether, else layer 3); a summary back."""
+        self._ensure_scapy()  # before any scapy import: the agent's lean, configured scapy
         from scapy.sendrecv import send, sendp
 
         pkts = self._freeze(spec)
@@ -465,6 +551,7 @@ class Agent:
     def op_send_many(self, specs: list[Any], count: int = 1, iface: str | None = None) -> str:
         """Send every packet of ``specs``, ``count`` times over, through one socket (like
         scapy's ``send(pkts, count=N)``); a summary back."""
+        self._ensure_scapy()
         from scapy.sendrecv import send, sendp
 
         if not isinstance(count, int) or count < 1:
@@ -483,6 +570,7 @@ class Agent:
 
     def op_sr1(self, spec: Any, timeout: float = 2.0, iface: str | None = None) -> dict[str, Any]:
         """Send one packet and wait for its answer."""
+        self._ensure_scapy()
         from scapy.sendrecv import sr, srp
 
         pkts = self._freeze(spec)
@@ -518,32 +606,14 @@ class Agent:
         interval: float = 0.0,
         size: int = 32,
     ) -> list[dict[str, Any]]:
-        """ICMP echo, ``count`` times, with scapy's ``sr`` (one at a time)."""
-        import random
-
-        from scapy.layers.inet import ICMP, IP
-        from scapy.sendrecv import sr
-
-        self.refresh()
+        """ICMP echo (ICMPv6 for an IPv6 ``dst``), ``count`` times, one at a time, with the
+        kernel's raw sockets (:mod:`labkit.packets.rawping`)."""
         with self._sniff_lock:  # distinct ids for concurrent pings of one agent
             ident = self._ping_ident
             self._ping_ident = (self._ping_ident + 1) & 0xFFFF
-        results = []
-        for seq in range(count):
-            if seq and interval:
-                time.sleep(interval)
-            head = b"labkit %d %d " % (ident, seq)
-            payload = (head + b"." * max(0, size - len(head)))[: max(size, len(head))]
-            pkt = IP(dst=dst, id=random.getrandbits(16)) / ICMP(type=8, id=ident, seq=seq) / payload
-            ans, _unans = sr(pkt, timeout=timeout, verbose=0)
-            entry: dict[str, Any] = {"seq": seq, "rtt_ms": None, "reply_from": None, "ttl": None}
-            if ans:
-                query, answer = ans[0]
-                entry["rtt_ms"] = (float(answer.time) - float(query.sent_time)) * 1000.0
-                entry["reply_from"] = answer[IP].src
-                entry["ttl"] = int(answer[IP].ttl)
-            results.append(entry)
-        return results
+        return rawping.ping(
+            dst, ident, count=count, timeout=timeout, interval=interval, size=size
+        )
 
 
 def _lean_scapy() -> None:
@@ -590,6 +660,7 @@ def import_scapy() -> float:
     # Layer-3 packets go through the kernel's own raw socket: its routing table and its
     # ARP cache, exactly as a program in the container would (so `ip neigh` fills in).
     conf.L3socket = L3RawSocket
+    _SCAPY["imported"] = True
     return (time.perf_counter() - t0) * 1000.0
 
 
@@ -631,9 +702,9 @@ def serve(import_ms: float, fingerprint: tuple[Any, ...] | None = None) -> None:
 
 
 def main() -> None:
-    """Run the agent on stdin/stdout (started already inside its namespace)."""
-    fingerprint = net_fingerprint()
-    serve(import_scapy(), fingerprint)
+    """Run the agent on stdin/stdout (started already inside its namespace); scapy is
+    imported only if a ``send``, ``send_many`` or ``sr1`` comes."""
+    serve(0.0, net_fingerprint())
 
 
 if __name__ == "__main__":

@@ -58,10 +58,7 @@ def _sandbox_refusal() -> str | None:
 
 SANDBOX_SCRIPT = textwrap.dedent(
     """
-    import json, os, subprocess, sys, threading, time
-    from labkit.packets import describe
-    from labkit.packets.agentclient import AgentClient, AgentError
-    from scapy.layers.inet import ICMP, IP, UDP
+    import json, os, socket, subprocess, sys, threading, time
 
     def sh(*argv):
         subprocess.run(argv, check=True)
@@ -75,9 +72,36 @@ SANDBOX_SCRIPT = textwrap.dedent(
     sh("ip", "link", "set", "vb", "netns", "b")
     sh("ip", "-n", "a", "addr", "add", "172.17.0.2/16", "dev", "va")
     sh("ip", "-n", "b", "addr", "add", "172.17.0.3/16", "dev", "vb")
+    sh("ip", "-n", "a", "addr", "add", "2001:db8::2/64", "dev", "va", "nodad")
+    sh("ip", "-n", "b", "addr", "add", "2001:db8::3/64", "dev", "vb", "nodad")
     for ns, dev in (("a", "va"), ("b", "vb")):
         sh("ip", "-n", ns, "link", "set", dev, "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+    # An agent forked the way a lab's fork server does it: by a process that imported the
+    # agent module only (no scapy), the child entering netns b and serving on a socket.
+    import labkit.packets.agent
+    from labkit.daemon import nsutil
+    assert not [m for m in sys.modules if m.startswith("scapy")]
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    forked_pid = os.fork()
+    if forked_pid == 0:
+        try:
+            mine.close()
+            fd = os.open("/run/netns/b", os.O_RDONLY)
+            nsutil.setns(fd, 0x40000000)
+            os.close(fd)
+            os.dup2(theirs.fileno(), 0)
+            os.dup2(theirs.fileno(), 1)
+            theirs.close()
+            labkit.packets.agent.serve(0.0)
+        finally:
+            os._exit(1)
+    theirs.close()
+
+    from labkit.packets import describe
+    from labkit.packets.agentclient import AgentClient, AgentError, ForkedAgent
+    from scapy.layers.inet import ICMP, IP, UDP
 
     def agent(ns):
         argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "labkit.packets.agent"]
@@ -150,7 +174,26 @@ SANDBOX_SCRIPT = textwrap.dedent(
         sh("ip", "-n", ns, "link", "set", dev, "up")
     sh("ip", "-n", "c", "route", "add", "default", "via", "198.51.100.1")
     out["late_ping"] = c.call("ping", dst="172.17.0.3", timeout=2)
+    out["scapy_after_late_ping"] = c.call("ready")["scapy"]
     out["late_send"] = c.call("send", spec=describe(IP(dst="203.0.113.7") / UDP(dport=9)))
+
+    # The forked agent captures and pings without importing scapy; a send imports it.
+    f = AgentClient(["forked", "b"], proc=ForkedAgent(mine, forked_pid), call_timeout=30)
+    out["forked_ready"] = f.info
+    sid = f.call("sniff_start", iface=["vb", "lo"], match={"proto": "icmp"})
+    out["forked_ping"] = f.call("ping", dst="172.17.0.2", count=2)
+    out["forked_ping_lo"] = f.call("ping", dst="127.0.0.1")
+    out["forked_ping_nobody"] = f.call("ping", dst="172.17.0.99", timeout=0.5)
+    out["forked_ping6"] = f.call("ping", dst="2001:db8::2", count=2)
+    fin = f.call("sniff_finish", sid=sid)
+    out["forked_frames"] = [(raw.hex(), t, lt) for raw, t, lt in fin.pop("frames")]
+    out["forked_finish"] = fin
+    out["forked_scapy_before_send"] = f.call("ready")["scapy"]
+    out["forked_send"] = f.call("send", spec=describe(IP(dst="172.17.0.2") / UDP(dport=9)))
+    out["forked_scapy_after_send"] = f.call("ready")["scapy"]
+    out["scapy_only_sniffing"] = b.call("ready")["scapy"]
+    out["scapy_after_late_send"] = c.call("ready")["scapy"]
+    out["forked_close"] = f.close()
 
     out["close"] = [x.close() for x in (a, b, c)] + [a.close()]
     print(json.dumps(out, default=lambda v: v.hex() if isinstance(v, bytes) else repr(v)))
@@ -254,6 +297,60 @@ def test_agent_follows_namespace_changes_after_start(sandbox_run: dict) -> None:
     assert sandbox_run["late_ping"][0]["reply_from"] == "172.17.0.3"
     assert sandbox_run["late_send"].startswith("IP / UDP 198.51.100.2:")
     assert sandbox_run["close"] == [0, 0, 0, 0]
+
+
+@pytest.mark.lab
+def test_capture_and_ping_never_import_scapy(sandbox_run: dict) -> None:
+    """Only send/send_many/sr1 import scapy, in the agent, on first use."""
+    import scapy
+
+    assert sandbox_run["forked_ready"]["scapy"] is None
+    assert sandbox_run["forked_scapy_before_send"] is None
+    assert sandbox_run["scapy_only_sniffing"] is None
+    assert sandbox_run["scapy_after_late_ping"] is None
+    assert sandbox_run["forked_send"] == "IP / UDP 172.17.0.3:domain > 172.17.0.2:discard"
+    assert sandbox_run["forked_scapy_after_send"] == scapy.VERSION
+    assert sandbox_run["scapy_after_late_send"] == scapy.VERSION
+    assert sandbox_run["forked_close"] == 0
+
+
+@pytest.mark.lab
+def test_forked_agent_pings_and_captures_icmp(sandbox_run: dict) -> None:
+    from scapy.layers.inet import ICMP, IP
+    from scapy.layers.l2 import Ether
+
+    ping = sandbox_run["forked_ping"]
+    assert [e["seq"] for e in ping] == [0, 1]
+    assert all(e["reply_from"] == "172.17.0.2" and e["ttl"] == 64 for e in ping)
+    assert all(0 < e["rtt_ms"] < 1000 for e in ping)
+    assert sandbox_run["forked_ping_lo"][0]["reply_from"] == "127.0.0.1"
+    ping6 = sandbox_run["forked_ping6"]
+    assert [(e["seq"], e["reply_from"], e["ttl"]) for e in ping6] == [
+        (0, "2001:db8::2", 64), (1, "2001:db8::2", 64),
+    ]  # fmt: skip
+    assert all(0 < e["rtt_ms"] < 1000 for e in ping6)
+    assert sandbox_run["forked_ping_nobody"] == [
+        {"seq": 0, "rtt_ms": None, "reply_from": None, "ttl": None}
+    ]
+    frames = [(Ether(bytes.fromhex(raw)), t, lt) for raw, t, lt in sandbox_run["forked_frames"]]
+    assert all(lt == 1 and ICMP in p for p, _, lt in frames)
+    times = [t for _, t, _ in frames]
+    assert times == sorted(times) and times[0] > 1e9
+    on_vb = [p for p, _, _ in frames if p[IP].dst in ("172.17.0.2", "172.17.0.3")]
+    # two echoes and their replies on vb, each once; the lo echo and reply once each
+    # (the outgoing copy on lo is dropped, as tcpdump shows it)
+    assert sorted((p[IP].src, p[ICMP].type, p[ICMP].seq) for p in on_vb) == [
+        ("172.17.0.2", 0, 0), ("172.17.0.2", 0, 1), ("172.17.0.3", 8, 0), ("172.17.0.3", 8, 1),
+    ]  # fmt: skip
+    requests = [p for p in on_vb if p[ICMP].type == 8]
+    assert all(bytes(p[ICMP].payload).startswith(b"labkit ") for p in requests)
+    assert len(bytes(requests[0][ICMP].payload)) == 32 and requests[0][IP].flags == 0
+    on_lo = [p for p, _, _ in frames if p[IP].dst == "127.0.0.1"]
+    assert sorted(p[ICMP].type for p in on_lo) == [0, 8]
+    # 172.17.0.99 has no owner: the ARP query goes unanswered, no ICMP frame is sent
+    fin = sandbox_run["forked_finish"]
+    assert fin["kernel_drops"] == 0 and fin["limit_reached"] is False
+    assert fin["kernel_packets"] >= len(frames)
 
 
 # --- agents that send nothing: protocol, errors, death ------------------------------------
