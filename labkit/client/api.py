@@ -138,3 +138,7 @@ class LabAPI:
     def probe_timings(self) -> dict[str, float]:
         """Agent readiness per node, in ms."""
         return dict(self._call("probe_timings"))
+
+    def probe_info(self) -> dict[str, Any]:
+        """Each running agent's pid, interfaces and scapy version (None: not imported)."""
+        return dict(self._call("probe_info"))

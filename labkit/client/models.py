@@ -73,10 +73,11 @@ class Node:
         return ExecResult(code, output, truncated)
 
     def ping(self, target: str, count: int = 1, timeout: float = 2.0) -> PingResult:
-        """Send ICMP echo requests from this node with scapy and wait for the answers.
+        """Send ICMP echo requests from this node and wait for the answers.
 
-        Like ``ping -c COUNT TARGET``, but sent by the node's probe agent, so each echo
-        carries a unique payload that a capture can follow across NAT.
+        Like ``ping -c COUNT TARGET`` (IPv4 or IPv6), but sent by the node's probe agent on
+        a raw socket, so each echo carries a unique payload that a capture can follow
+        across NAT.
         """
         target = getattr(target, "ip", target)
         replies = self._lab.api.probe(

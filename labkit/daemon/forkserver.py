@@ -128,7 +128,7 @@ def _agent_child(paths: dict[str, str], conn_fd: int) -> None:
         os.dup2(conn_fd, 0)
         os.dup2(conn_fd, 1)
         os.close(conn_fd)
-        agent.serve(agent.import_scapy())
+        agent.serve(0.0)
     except BaseException as exc:  # noqa: BLE001 - report and leave, never unwind into pid 1
         print(f"labkit agent (forked by pid 1): {exc!r}", file=sys.stderr, flush=True)
     os._exit(1)

@@ -99,6 +99,10 @@ class Probes:
             self.ready_ms[node] = agent.ready_ms
             return agent
 
+    def info(self) -> dict[str, Any]:
+        """``{node: the agent's ready answer}`` for every agent still alive, asked now."""
+        return {n: dict(a.call("ready")) for n, a in list(self._agents.items()) if a.alive}
+
     def forget(self, node: str) -> None:
         """Close a removed container's agent."""
         agent = self._agents.pop(node, None)

@@ -183,6 +183,12 @@ class Daemon:
         ``ready``."""
         return dict(self.probes.ready_ms)
 
+    @rpc(serial=False)
+    def probe_info(self) -> dict[str, Any]:
+        """Each running agent's ``ready`` answer, asked now: its pid (in the lab), its
+        interfaces, and scapy's version if it has imported scapy (None until a ``send``)."""
+        return dict(self.probes.info())
+
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:

@@ -45,3 +45,20 @@ def test_a_removed_containers_agent_is_reaped(lab: Lab) -> None:
     rows = _processes(lab)
     assert [pid for pid, _, comm in rows if comm == "labkit-agent"] == []
     assert not [r for r in rows if "defunct" in r[2]], rows
+
+
+def test_agents_that_capture_and_ping_never_import_scapy(lab: Lab) -> None:
+    """scapy is loaded in an agent only to craft a packet (``send``, ``sr1``): a lab that
+    captures and pings keeps its agents small."""
+    from scapy.layers.inet import IP, UDP
+
+    c1, c2 = lab.run("c1"), lab.run("c2")
+    with lab.capture("c1:eth0", "host:docker0", "outside:eth0", proto="icmp") as cap:
+        assert c1.ping(lab.outside.ip) and c1.ping(c2.ip)
+    assert len(cap["outside:eth0"]) == 2
+    info = lab.api.probe_info()
+    assert sorted(info) == ["c1", "host", "outside"]
+    assert {node: i["scapy"] for node, i in info.items()} == dict.fromkeys(info)
+    c2.send(IP(dst=c1.ip) / UDP(dport=9) / b"x")
+    after = lab.api.probe_info()
+    assert after["c2"]["scapy"] and after["c1"]["scapy"] is None
