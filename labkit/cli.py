@@ -75,7 +75,9 @@ def shell_argv(record: dict[str, Any], node: str, command: list[str]) -> list[st
         "-u",
     ]
     if record["mode"] == "rootless":
-        enter[1:1] = ["--preserve-credentials", "-U"]
+        # an ordinary user keeps their uid, which the lab maps to its root; root becomes the
+        # lab's root (a subordinate uid: labkit.daemon.launch), which owns the nodes
+        enter[1:1] = ["-U"] if os.getuid() == 0 else ["--preserve-credentials", "-U"]
     inner = command or ["bash", "-i"]
     if node == "host":
         return [*enter, "--", *inner]

@@ -75,12 +75,38 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ours(pid: int) -> bool:
-    """Is process ``pid`` running as this user (a record must not point at someone else's)?"""
+#: ``ioctl(NS_GET_OWNER_UID)`` on a user namespace: the uid that created it (linux/nsfs.h)
+NS_GET_OWNER_UID = 0xB704
+
+
+def _userns_owner(pid: int) -> int | None:
+    """The uid that owns process ``pid``'s user namespace (None when it cannot be read)."""
+    import fcntl
+    import struct
+
     try:
-        return os.stat(f"/proc/{pid}").st_uid == os.getuid()
+        fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        raw = fcntl.ioctl(fd, NS_GET_OWNER_UID, b"\0" * 4)
+        return int(struct.unpack("I", raw)[0])
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _ours(pid: int) -> bool:
+    """Is process ``pid`` ours (a record must not point at someone else's)? It runs as this
+    user, or in a user namespace this user made: a lab started as root maps its root to a
+    subordinate uid (``labkit.daemon.launch``), so its processes run as that uid."""
+    try:
+        if os.stat(f"/proc/{pid}").st_uid == os.getuid():
+            return True
     except OSError:
         return False
+    return _userns_owner(pid) == os.getuid()
 
 
 def register(record: dict[str, Any]) -> Path:

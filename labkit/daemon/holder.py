@@ -26,7 +26,9 @@ from labkit.daemon import nsutil
 SYSFS = "rw"
 
 
-def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w: int) -> None:
+def _holder_body(
+    netns_path: str, hostname: str, binds: dict[str, str], ready_w: int, pid_file: str | None
+) -> None:
     """In the forked child: only syscalls, then sleep; never returns."""
     code = 0
     try:
@@ -46,6 +48,10 @@ def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w:
         for src, dst in binds.items():
             nsutil.mount(src, dst, None, nsutil.MS_BIND)
         nsutil.sethostname(hostname)
+        if pid_file is not None:  # for `labkit shell NODE` (the lab's /run, seen from here too)
+            out = os.open(pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.write(out, f"{os.getpid()}\n".encode())
+            os.close(out)
         devnull = os.open(os.devnull, os.O_RDWR)
         for i in (0, 1, 2):
             os.dup2(devnull, i)
@@ -64,13 +70,16 @@ def _holder_body(netns_path: str, hostname: str, binds: dict[str, str], ready_w:
     os._exit(code)
 
 
-def fork_holder(netns_path: str, hostname: str, binds: dict[str, str]) -> int:
-    """Fork a holder from the calling process; return its PID once it is ready."""
+def fork_holder(
+    netns_path: str, hostname: str, binds: dict[str, str], pid_file: str | None = None
+) -> int:
+    """Fork a holder from the calling process; return its PID once it is ready. The holder
+    writes its PID to ``pid_file`` itself, before it says it is ready."""
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(ready_r)
-        _holder_body(netns_path, hostname, binds, ready_w)
+        _holder_body(netns_path, hostname, binds, ready_w, pid_file)
     os.close(ready_w)
     try:
         answer = os.read(ready_r, 600)

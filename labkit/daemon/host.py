@@ -172,9 +172,9 @@ class DockerHost:
         self.nodes["host"] = NodeRecord("host", "host", host, HOST_NAME, None)
         self._own_etc()
         files = nodefiles.write_files("outside", "outside", p.world_ip, [], p.resolver_ip)
-        pid = forkserver.spawn_holder(outside.path, "outside", nodefiles.binds(files))
+        pid = forkserver.spawn_holder(outside.path, "outside", nodefiles.binds(files),
+                                      nodefiles.pid_file(files))  # fmt: skip
         pid.result(timeout=30)  # the first holder: a failure shows here, at once
-        nodefiles.write_pid(files, pid)
         self.nodes["outside"] = NodeRecord("outside", "outside", outside, "outside", pid, files)
         # name servers: the outside world's resolver, and the upstream of embedded DNS
         self.dns = DnsService((p.resolver_ip, 53))

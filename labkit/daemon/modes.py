@@ -134,13 +134,13 @@ def run(
             hostname = target.hostname
             files = target.files or ""
             shares = target.name
-        pid = forkserver.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True))
-        undo.append(lambda: forkserver.reap(pid.result(timeout=30)))
         own = os.path.join(nodes_dir(host), name)
         if shares is not None and files != own:
             os.makedirs(own, exist_ok=True)
             undo.append(lambda: shutil.rmtree(own, ignore_errors=True))
-        nodefiles.write_pid(own, pid)
+        pid = forkserver.spawn_holder(ns.path, hostname, nodefiles.binds(files, hide_netns=True),
+                                      nodefiles.pid_file(own))  # fmt: skip
+        undo.append(lambda: forkserver.reap(pid.result(timeout=30)))
         rec = NodeRecord(
             name=name,
             kind="container",

@@ -37,16 +37,10 @@ def write_files(
     return d
 
 
-def write_pid(files: str, pid: Future[int]) -> None:
-    """The holder's PID (in the lab's pid namespace), for ``labkit shell NODE``, written
-    once the holder has started."""
-
-    def write(done: Future[int]) -> None:
-        if done.exception() is None:
-            with open(os.path.join(files, "pid"), "w") as f:
-                f.write(f"{done.result()}\n")
-
-    pid.add_done_callback(write)
+def pid_file(files: str) -> str:
+    """Where a node's holder writes its PID (in the lab's pid namespace), for
+    ``labkit shell NODE``."""
+    return os.path.join(files, "pid")
 
 
 def binds(files: str, hide_netns: bool = False) -> dict[str, str]:
@@ -70,6 +64,6 @@ def binds(files: str, hide_netns: bool = False) -> dict[str, str]:
 def start_holder(netns_path: str, hostname: str, files: str) -> Future[int]:
     """Fork a node's holder (its UTS and mount namespaces: the hostname, the node's ``/etc``
     files, the lab's ``/run/netns`` pins hidden) and note its pid among the node's files."""
-    pid = forkserver.spawn_holder(netns_path, hostname, binds(files, hide_netns=True))
-    write_pid(files, pid)
-    return pid
+    return forkserver.spawn_holder(
+        netns_path, hostname, binds(files, hide_netns=True), pid_file(files)
+    )

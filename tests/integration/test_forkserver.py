@@ -62,3 +62,22 @@ def test_agents_that_capture_and_ping_never_import_scapy(lab: Lab) -> None:
     c2.send(IP(dst=c1.ip) / UDP(dport=9) / b"x")
     after = lab.api.probe_info()
     assert after["c2"]["scapy"] and after["c1"]["scapy"] is None
+
+
+def test_a_holder_writes_its_pid_for_labkit_shell(lab: Lab) -> None:
+    """The holder writes its own pid file (no thread of the daemon does); `labkit shell`
+    finds the node through it."""
+    import os
+    import subprocess
+    import sys
+
+    from labkit.cli import shell_argv
+    from labkit.client import registry
+
+    c1 = lab.run("c1")
+    pid = lab.api.inspect("c1")["pid"]
+    assert lab.host.exec_run("cat /run/labkit/nodes/c1/pid").output == f"{pid}\n"
+    record = [r for r in registry.running_labs() if int(r["owner_pid"]) == os.getpid()][-1]
+    out = subprocess.run(shell_argv(record, "c1", ["cat", "/etc/hostname"]),
+                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert out.stdout.strip() == c1.hostname, (out.stdout, out.stderr, sys.argv)
