@@ -3,18 +3,18 @@
 Every figure is measured in the same run:
 
 - ``ratio_vs_floor`` (the headline; goal ≤ 1.2): labkit's ms per container at N = 100
-  divided by ``kernel_floor_ms`` (each the median of three rounds, taken in turn), the same
-  topology built by one process that does only the
+  divided by ``kernel_floor_ms``, the same topology built by one process that does only the
   kernel's steps ``lab.run`` does (a raw rtnetlink loop in a fresh user + net namespace:
   netns (IPv6 off for its new interfaces, as Docker ≥ 26 does on an IPv4 network), veth
-  pair into it, bridge port up, address, route; the three /etc files; and each
-  container's holder process (UTS + mount namespaces, sysfs, /tmp, bind mounts, hostname),
-  forked by a small process as the lab's pid 1 does; no IPAM, records, RPC or Python
-  objects). At N = 100 the holders are most of it (~8 of ~10 ms under load; the network
-  steps alone were ~2 ms).
+  pair into it, bridge port up, address, route; the three /etc files; and each container's
+  holder process (UTS + mount namespaces, sysfs, /tmp, bind mounts, hostname), forked by a
+  small process as the lab's pid 1 does; no IPAM, records, RPC or Python objects). Each is
+  the median of three rounds, taken in turn, each after the kernel has had time to free the
+  namespaces of the round before.
 - ``ratio_vs_ip_cli`` (secondary): one ``ip`` process per step, divided by labkit.
 - ``lab_pss_mb_idle`` / ``lab_pss_mb_active``: the proportional memory of every process of
-  one lab, idle and after a capture at 4 points (4 agents); goals ≤ 40 and ≤ 70 MB.
+  one lab, idle and after a capture at 4 points (3 agents: c1, the host, the outside);
+  goals ≤ 40 and ≤ 70 MB.
 - ``first_ping_ms``: from ``Lab()`` to the first answered ping between two containers.
 - ``labs_at_once``: 8 labs at once, each with two containers pinging for 10 s: the failed
   pings (goal 0) and the 95th percentile of a ping's round trip through labkit.
