@@ -71,7 +71,10 @@ def jupyter_env(home: Path, settings: dict[tuple[str, str], dict[str, Any]]) -> 
         '"jupyterlab.handlers.announcements.NeverCheckForUpdate"\n'
     )
     quiet = {("apputils-extension", "notification"): {"fetchNews": "false",
-                                                      "checkForUpdates": False}}  # fmt: skip
+                                                      "checkForUpdates": False},
+             # English unless asked: `make lab` may have left a Japanese overrides.json in
+             # the venv, which user settings override
+             ("translation-extension", "plugin"): {"locale": "en"}}  # fmt: skip
     for (ext, plugin), value in {**quiet, **settings}.items():
         folder = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / ext
         folder.mkdir(parents=True, exist_ok=True)
