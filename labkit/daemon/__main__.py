@@ -60,7 +60,7 @@ def main(argv: list[str]) -> None:
     # the lab's own view of the filesystem: a fresh /run and /tmp, the lab's sysfs, machine-
     # wide sysctls read-only, and every other mount read-only (docker run --read-only)
     nsutil.mount("tmpfs", "/run", "tmpfs", 0)
-    nsutil.mount_tmpfs("/tmp")
+    nsutil.mount_private_tmp()
     nsutil.mount_sysfs(sysfs)
     nsutil.readonly_proc_sys()
     nsutil.readonly_view()

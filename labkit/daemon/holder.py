@@ -44,7 +44,7 @@ def _holder_body(
             # joins the daemon's own namespace), so the inherited /sys is the right one
             if exc.errno != errno.EBUSY:
                 raise
-        nsutil.mount_tmpfs("/tmp")  # each container its own /tmp
+        nsutil.mount_private_tmp()  # each container its own /tmp
         for src, dst in binds.items():
             nsutil.mount(src, dst, None, nsutil.MS_BIND)
         nsutil.sethostname(hostname)

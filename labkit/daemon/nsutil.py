@@ -175,6 +175,34 @@ def mount_tmpfs(target: str, mode: int = 0o1777) -> None:
     )  # fmt: skip
 
 
+def code_paths() -> list[str]:
+    """Where labkit's code and its Python live (the source tree, the virtualenv, the
+    interpreter): what every process of a lab must still see."""
+    import sys
+    from pathlib import Path
+
+    paths = {str(Path(__file__).resolve().parents[2]), sys.prefix, sys.base_prefix,
+             os.path.dirname(os.path.realpath(sys.executable))}  # fmt: skip
+    return sorted(os.path.realpath(p) for p in paths)
+
+
+def mount_private_tmp() -> None:
+    """A fresh tmpfs on ``/tmp`` (each node its own, as ``docker run --tmpfs /tmp``),
+    keeping the code visible: where labkit or its Python live under ``/tmp`` (a clone in
+    ``/tmp``), they are bound back at the same paths."""
+    under = [p for p in code_paths() if p.startswith("/tmp/")]
+    keep = [p for p in under if not any(p.startswith(q + "/") for q in under)]
+    fds = [(p, os.open(p, os.O_PATH)) for p in keep]
+    try:
+        mount_tmpfs("/tmp")
+        for path, fd in fds:
+            os.makedirs(path, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+    finally:
+        for _, fd in fds:
+            os.close(fd)
+
+
 #: sysfs flags: "rw" as ``ip netns exec`` mounts it; "ro" where a user namespace whose
 #: machine shows a read-only /sys (a container) may only mount it read-only
 SYSFS_FLAGS = {"rw": 0, "ro": MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC}

@@ -11,6 +11,8 @@ import pytest
 
 from labkit import Lab, sandbox
 
+REPO = Path(__file__).resolve().parents[2]
+
 pytestmark = pytest.mark.lab
 
 
@@ -75,3 +77,36 @@ def test_sysfs_fallbacks_keep_the_views_true(
             assert "class" in listing
             assert lab.host.exec_run(["touch", "/sys/x"]).exit_code != 0
         assert c1.exec_run(["ping", "-n", "-c1", "-W2", lab.outside.ip]).exit_code == 0
+
+
+def test_a_copy_of_labkit_under_tmp_still_runs_labs(can_lab: None) -> None:
+    """The lab's own /tmp is a fresh tmpfs (and each container's): labkit's code, when it
+    lives under /tmp (a clone there), is bound back at its path, so the daemon can import
+    itself and containers can run ``python3 -m labkit.apps.whoami``. (World-readable, as a
+    clone must be: the lab's root is an unprivileged uid when root starts it.)"""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    src = Path(tempfile.mkdtemp(prefix="labkit-clone-", dir="/tmp"))
+    try:
+        os.chmod(src, 0o755)
+        shutil.copytree(REPO / "labkit", src / "labkit",
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        code = (
+            "import labkit\n"
+            "from labkit import Lab\n"
+            f"assert labkit.__file__.startswith({str(src)!r}), labkit.__file__\n"
+            "with Lab(seed=3) as lab:\n"
+            "    c = lab.run('c1')\n"
+            "    probe = 'import labkit; print(labkit.__file__)'\n"
+            "    print(c.exec_run(['python3', '-c', probe]).output)\n"
+        )
+        env = dict(os.environ, PYTHONPATH=str(src))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, cwd=src, timeout=120)  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip() == f"{src}/labkit/__init__.py", out.stdout
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
