@@ -99,11 +99,14 @@ def _userns_owner(pid: int) -> int | None:
 
 def _ours(pid: int) -> bool:
     """Is process ``pid`` ours (a record must not point at someone else's)? It runs as this
-    user, or in a user namespace this user made: a lab started as root maps its root to a
-    subordinate uid (``labkit.daemon.launch``), so its processes run as that uid."""
+    user, or in a user namespace (not our own) that this user made: a lab started as root
+    maps its root to a subordinate uid (``labkit.daemon.launch``), so its processes run as
+    that uid."""
     try:
         if os.stat(f"/proc/{pid}").st_uid == os.getuid():
             return True
+        if os.stat(f"/proc/{pid}/ns/user").st_ino == os.stat("/proc/self/ns/user").st_ino:
+            return False  # someone else's process, in our own user namespace
     except OSError:
         return False
     return _userns_owner(pid) == os.getuid()

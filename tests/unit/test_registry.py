@@ -105,3 +105,25 @@ def test_a_record_naming_someone_elses_process_is_ignored(regdir: Path) -> None:
     assert [r["sandbox_pid"] for r in registry.running_labs()] == expected
     assert listed == []
     registry.unregister(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can start another user's process")
+def test_another_users_process_is_not_ours_even_for_root() -> None:
+    """root's labs run as a subordinate uid in a user namespace root owns (ours); a process
+    of another user in root's own user namespace is not, although root owns that one too."""
+    import subprocess
+    import time
+
+    other = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              "sleep", "30"])  # fmt: skip
+    try:
+        for _ in range(500):  # until sleep runs as uid 65534 (/proc/PID is root's before)
+            if os.stat(f"/proc/{other.pid}").st_uid == 65534:
+                break
+            time.sleep(0.01)
+        assert os.stat(f"/proc/{other.pid}").st_uid == 65534
+        assert registry._ours(other.pid) is False
+        assert registry._ours(os.getpid()) is True
+    finally:
+        other.kill()
+        other.wait()
