@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from labkit.core import firewall, names
 from labkit.core import overlay as rules
 from labkit.core.ipam import IPAM, default_pools
-from labkit.daemon import netlink, nodefiles
+from labkit.daemon import netlink, nodefiles, tools
 from labkit.daemon.netlink import Netns
 from labkit.daemon.records import Network, NodeRecord
 from labkit.daemon.tools import in_netns, run_tool
@@ -84,8 +84,7 @@ def netns_of(hs: HostState) -> str | None:
 
 def apply_rules(hs: HostState, cmds: list[firewall.Command]) -> None:
     """``iptables-restore --noflush`` with these commands, in that host's namespace."""
-    if cmds:
-        run_in(hs, ["iptables-restore", "--noflush"], firewall.restore_text(cmds))
+    tools.apply_rules(cmds, netns_of(hs))
 
 
 def build(dh: DockerHost, count: int) -> None:

@@ -329,19 +329,26 @@ def test_pool_order_after_removal(engine_factory: Callable[..., DockerEngine]) -
 def test_published_port_rules_and_proxy(pair: Pair) -> None:
     pair.run("p1", ports={"80/tcp": 8080})
     assert pair.iptables("docker") == pair.iptables("lab")
-    d_ps = pair.eng.sandbox("ps", "-eo", "args").stdout.splitlines()
-    d_proxy = [ln.split()[1:] for ln in d_ps if ln.startswith("/usr/sbin/docker-proxy")]
-    l_proxy = []  # the lab's processes, read from the machine's /proc
-    for pid in _pids_in(pair.lab.sandbox_pid):
-        argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
-        if "labkit.apps.proxy" in argv:
-            l_proxy.append(argv[argv.index("labkit.apps.proxy") + 1:-1])
+    d_proxy, l_proxy = _proxies(pair.eng, pair.lab)
     v4 = ["-proto", "tcp", "-host-ip", "0.0.0.0", "-host-port", "8080",
           "-container-ip", "172.17.0.2", "-container-port", "80"]
     assert l_proxy == [v4]
     # Docker 20.10 also starts a proxy on "::" (the engine's host has IPv6); labkit's host
     # has no IPv6 uplink, so it runs only the IPv4 one
     assert d_proxy == [v4, [a if a != "0.0.0.0" else "::" for a in v4]]
+
+
+def _proxies(eng: DockerEngine, lab: Lab) -> tuple[list[list[str]], list[list[str]]]:
+    """The userland proxies' arguments: docker-proxy's in the engine, labkit.apps.proxy's in
+    the lab (its processes, read from the machine's /proc)."""
+    d_ps = eng.sandbox("ps", "-eo", "args").stdout.splitlines()
+    d_proxy = [ln.split()[1:] for ln in d_ps if ln.startswith("/usr/sbin/docker-proxy")]
+    l_proxy = []
+    for pid in _pids_in(lab.sandbox_pid):
+        argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+        if "labkit.apps.proxy" in argv:
+            l_proxy.append(argv[argv.index("labkit.apps.proxy") + 1:-1])
+    return d_proxy, l_proxy
 
 
 def _pids_in(pid1: int) -> list[int]:
@@ -478,13 +485,7 @@ def test_published_port_over_ipv6(engine_factory: Callable[..., DockerEngine]) -
         dnat = "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT"
         assert f"{dnat} --to-destination [<p6>]:80" in l_rules
 
-        d_ps = eng.sandbox("ps", "-eo", "args").stdout.splitlines()
-        d_proxy = [ln.split()[1:] for ln in d_ps if ln.startswith("/usr/sbin/docker-proxy")]
-        l_proxy = []
-        for pid in _pids_in(lab.sandbox_pid):
-            argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
-            if "labkit.apps.proxy" in argv:
-                l_proxy.append(argv[argv.index("labkit.apps.proxy") + 1:-1])
+        d_proxy, l_proxy = _proxies(eng, lab)
         six = [["<p6>" if a in (d_ip6, l_ip6) else a for a in argv] for argv in (d_proxy + l_proxy)]
         d_six, l_six = six[:len(d_proxy)], six[len(d_proxy):]
         assert sorted(d_six) == sorted(l_six)
